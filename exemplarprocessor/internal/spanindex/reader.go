@@ -1,0 +1,118 @@
+// Copyright The otelcol-exemplar Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package spanindex // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
+
+// Reader answers queries while holding a shared lock on the index.
+type Reader struct {
+	idx *Index
+}
+
+// BeginRead takes a shared lock; End releases it. Refs and Extras read
+// through a Reader are valid until End.
+func (idx *Index) BeginRead() Reader {
+	idx.mu.RLock()
+	return Reader{idx: idx}
+}
+
+// End releases the shared lock.
+func (r Reader) End() { r.idx.mu.RUnlock() }
+
+// NextSeq is the sequence number the next indexed span will get: every span
+// indexed from now on has a Seq at least this large.
+func (r Reader) NextSeq() uint64 { return r.idx.seq }
+
+// Lookup finds the indexed span with these IDs.
+func (r Reader) Lookup(tid [16]byte, sid [8]byte) (Ref, bool) {
+	idx := r.idx
+	_, pos, ok := idx.find(idx.keyHash(&tid, &sid), &tid, &sid)
+	if !ok {
+		return Ref{}, false
+	}
+	return idx.ref(pos, idx.rec(pos)), true
+}
+
+// Groups appends to dst the live groups that k selects: the one equal to k,
+// or, when k holds wildcards, every group that agrees on its other values.
+func (r Reader) Groups(k *Key, dst []GroupID) []GroupID {
+	gt := &r.idx.groups
+	if !k.kindSet {
+		return dst
+	}
+	if !k.wild {
+		if id := gt.lookup(k, k.hash()); id != NoGroup {
+			dst = append(dst, id)
+		}
+		return dst
+	}
+	for _, id := range gt.byRK[k.rkHash] {
+		if gt.matches(&gt.groups[id], k) {
+			dst = append(dst, id)
+		}
+	}
+	return dst
+}
+
+// Fines appends the duration classes that group id has spans in.
+func (r Reader) Fines(id GroupID, dst []uint8) []uint8 {
+	for _, h := range r.idx.groups.groups[id].heads {
+		dst = append(dst, h.fine)
+	}
+	return dst
+}
+
+// Extra returns the optional values kept for ref, or nil.
+func (r Reader) Extra(ref Ref) *Extra {
+	idx := r.idx
+	if idx.rec(ref.pos).flags&flagExtra == 0 {
+		return nil
+	}
+	return &idx.extras[ref.pos>>chunkShift][ref.pos&chunkMask]
+}
+
+// Iter walks one duration class of a group, newest span first.
+type Iter struct {
+	idx     *Index
+	group   GroupID
+	fine    uint8
+	next    uint32 // pos+1
+	lastAge uint32
+	started bool
+}
+
+// List returns an iterator over the spans of group id in duration class fine.
+func (r Reader) List(id GroupID, fine uint8) Iter {
+	it := Iter{idx: r.idx, group: id, fine: fine}
+	for _, h := range r.idx.groups.groups[id].heads {
+		if h.fine == fine {
+			it.next = h.head
+			break
+		}
+	}
+	return it
+}
+
+// Next returns the next older span of the list.
+func (it *Iter) Next() (Ref, bool) {
+	idx := it.idx
+	if it.next == 0 {
+		return Ref{}, false
+	}
+	pos := it.next - 1
+	// A link to an evicted span may point at a position the ring has reused
+	// for a newer span: only strictly older, live positions continue a list.
+	age := idx.age(pos)
+	if !idx.live(pos) || (it.started && age <= it.lastAge) {
+		it.next = 0
+		return Ref{}, false
+	}
+	rec := idx.rec(pos)
+	if !it.started && (rec.group != it.group || Fine(rec.duration()) != it.fine) {
+		// The head outlived its spans and the ring reused the position.
+		it.next = 0
+		return Ref{}, false
+	}
+	it.started, it.lastAge = true, age
+	it.next = rec.next
+	return idx.ref(pos, rec), true
+}
