@@ -1,7 +1,7 @@
 // Copyright The otelcol-exemplar Authors
 // SPDX-License-Identifier: Apache-2.0
 
-//go:generate go -C ../internal/tools tool mdatagen ../../exemplarprocessor/metadata.yaml
+//go:generate go tool -modfile=../internal/tools/go.mod mdatagen metadata.yaml
 
 // Package exemplarprocessor implements the exemplar processor: it indexes the
 // spans of a traces pipeline, flags duplicate span IDs, and attaches exemplars

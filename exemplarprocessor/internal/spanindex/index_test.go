@@ -220,9 +220,9 @@ func TestGroupFreedWithLastSpan(t *testing.T) {
 // ring reuses that position for another group's span, the list must end.
 func TestStaleHeadAfterReuse(t *testing.T) {
 	idx := newIndex(t, 2, 60*sec, 60*sec)
-	insert(idx, sec, span(1, 0, 10), serverKey(idx, "shop", "/a", 200))      // pos 0, fine(10)
+	insert(idx, sec, span(1, 0, 10), serverKey(idx, "shop", "/a", 200))        // pos 0, fine(10)
 	insert(idx, sec, span(2, 0, 1_000_000), serverKey(idx, "shop", "/a", 200)) // pos 1, other class
-	insert(idx, sec, span(3, 0, 10), serverKey(idx, "shop", "/b", 200))      // reuses pos 0
+	insert(idx, sec, span(3, 0, 10), serverKey(idx, "shop", "/b", 200))        // reuses pos 0
 	assert.Empty(t, collect(idx, serverKey(idx, "shop", "/a", 200), Fine(10)))
 	assert.Equal(t, []uint64{3}, collect(idx, serverKey(idx, "shop", "/b", 200), Fine(10)))
 }
@@ -238,7 +238,7 @@ func TestModel(t *testing.T) {
 			s       Span
 			n       int // insertion number
 		}
-		var ring []entry          // indexed spans, oldest first
+		var ring []entry             // indexed spans, oldest first
 		newest := map[[24]byte]int{} // IDs -> insertion number of the newest indexed copy
 		first := 0                   // insertion number of ring[0]
 		keyOf := func(s *Span) (k [24]byte) {

@@ -1,0 +1,69 @@
+# otelcol-exemplar — every tool comes through the Go toolchain
+# (internal/tools/go.mod); nothing needs to be installed by hand.
+
+GO        ?= go
+TOOLS     := $(GO) tool -modfile=internal/tools/go.mod
+BINARY    := _build/otelcol-exemplar
+CONFIG    ?= config.yaml
+BENCHTIME ?= 1s
+BENCHCOUNT ?= 1
+
+# Every collector configuration in the repository that `make test` validates
+# with the built binary.
+EXAMPLE_CONFIGS := $(CONFIG) $(wildcard examples/*/*.yaml)
+
+.PHONY: all build run test unit check-generated validate-configs e2e bench lint fmt generate demo clean
+
+all: build
+
+## build: build the otelcol-exemplar collector with ocb into _build/otelcol-exemplar
+build: $(BINARY)
+
+$(BINARY): builder-config.yaml go.mod go.sum $(shell find exemplarprocessor -name '*.go' -not -name '*_test.go')
+	$(TOOLS) builder --config=builder-config.yaml
+
+## run: build and run the collector with config.yaml (OTLP on localhost:4317/4318)
+run: build
+	./$(BINARY) --config=$(CONFIG)
+
+## test: unit tests with -race, generated-code check, config validation, end-to-end tests
+test: check-generated unit validate-configs e2e
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+## check-generated: fail when mdatagen output is stale
+check-generated:
+	@scripts/check-generated.sh
+
+## validate-configs: the built binary validates every collector config in the repository
+validate-configs: build
+	@for c in $(EXAMPLE_CONFIGS); do \
+		echo "validate $$c"; ./$(BINARY) validate --config=$$c || exit 1; \
+	done
+
+## e2e: end-to-end tests against the built collector (and a real Prometheus where installed by the test)
+e2e: build
+	@if [ -d e2e ]; then $(GO) test -count=1 -tags e2e -timeout 20m ./e2e/... ; fi
+
+## bench: benchmarks of the traces and metrics paths (figures in the README)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) ./exemplarprocessor/... ./bench/...
+
+## lint: go vet, gofumpt and golangci-lint
+lint:
+	$(GO) vet ./...
+	@out=$$($(TOOLS) gofumpt -l $$(git ls-files '*.go' | grep -v '/internal/metadata/generated_')); \
+		if [ -n "$$out" ]; then echo "gofumpt needed:"; echo "$$out"; exit 1; fi
+	$(TOOLS) golangci-lint run ./...
+
+## fmt: format the code (gofumpt, goimports order)
+fmt:
+	$(TOOLS) gofumpt -w $$(git ls-files '*.go' | grep -v '/internal/metadata/generated_')
+
+## generate: regenerate mdatagen output
+generate:
+	$(GO) generate ./exemplarprocessor/...
+
+clean:
+	rm -rf _build

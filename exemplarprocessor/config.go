@@ -1,0 +1,295 @@
+// Copyright The otelcol-exemplar Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package exemplarprocessor // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor"
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/rules"
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
+)
+
+// Config configures the exemplar processor. The same component ID in a traces
+// and a metrics pipeline shares one instance, so one Config drives both sides.
+type Config struct {
+	// ResourceKeys are the resource attributes that identify a service on
+	// both signals. A span joins a data point only when every key has the
+	// same value on both, or is absent on both.
+	ResourceKeys []string `mapstructure:"resource_keys"`
+
+	// Index bounds the span index.
+	Index IndexConfig `mapstructure:"index"`
+
+	// Duplicates configures duplicate span ID detection.
+	Duplicates DuplicatesConfig `mapstructure:"duplicates"`
+
+	// DefaultRules adds the built-in rules for the semantic-convention
+	// duration metrics after the configured Rules. Set false to use only Rules.
+	DefaultRules bool `mapstructure:"default_rules"`
+
+	// Rules select histogram metrics and say how their points join spans.
+	// The first rule that matches a metric name wins.
+	Rules []RuleConfig `mapstructure:"rules"`
+
+	// Exemplars configures the exemplars attached.
+	Exemplars ExemplarsConfig `mapstructure:"exemplars"`
+
+	// ExactJoin configures data points that carry trace and span IDs as
+	// attributes.
+	ExactJoin ExactJoinConfig `mapstructure:"exact_join"`
+
+	// Streams bounds the remembered previous point of each histogram stream.
+	Streams StreamsConfig `mapstructure:"streams"`
+
+	// DeltaHold holds delta metric batches back so late spans can join them.
+	DeltaHold DeltaHoldConfig `mapstructure:"delta_hold"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// IndexConfig bounds the span index.
+type IndexConfig struct {
+	// MaxSpans caps the spans held; the oldest are evicted first.
+	MaxSpans int `mapstructure:"max_spans"`
+	// TTL is how long a span is held after it arrived. It should cover the
+	// metric export interval plus how late spans arrive.
+	TTL time.Duration `mapstructure:"ttl"`
+}
+
+// Duplicate actions.
+const (
+	ActionFlag        = "flag"
+	ActionDropReplays = "drop_replays"
+)
+
+// DuplicatesConfig configures duplicate span ID detection.
+type DuplicatesConfig struct {
+	// Window is how long after a span arrived its trace and span ID count as
+	// taken. At most Index.TTL.
+	Window time.Duration `mapstructure:"window"`
+	// Action is flag (mark duplicates with Attribute) or drop_replays (remove
+	// re-exported copies, still only flag collisions).
+	Action string `mapstructure:"action"`
+	// Attribute is the span attribute set on duplicates, to replay or
+	// collision. The first copy is never modified.
+	Attribute string `mapstructure:"attribute"`
+	// LogInterval is the least time between two warnings about one service.
+	LogInterval time.Duration `mapstructure:"log_interval"`
+}
+
+// RuleConfig selects a histogram metric and says how its points join spans.
+type RuleConfig struct {
+	// Metric is the exact metric name.
+	Metric string `mapstructure:"metric"`
+	// MetricRegex is an RE2 pattern that must match the whole metric name.
+	MetricRegex string `mapstructure:"metric_regex"`
+	// SpanKind is the kind of span that produced the metric: server, client,
+	// producer, consumer or internal.
+	SpanKind string `mapstructure:"span_kind"`
+	// Attributes maps data point attribute names to span attribute names. A
+	// point's mapped attribute must equal the span's; old and stable
+	// semantic-convention names of a span attribute are aliases.
+	Attributes map[string]string `mapstructure:"attributes"`
+	// ValueAttribute names a numeric span attribute used as the value; empty
+	// means the span duration converted to the metric's unit.
+	ValueAttribute string `mapstructure:"value_attribute"`
+	// Unit overrides the metric's unit (ns, us, ms, s, min, h).
+	Unit string `mapstructure:"unit"`
+}
+
+// Dangling exemplar policies.
+const (
+	DanglingKeep    = "keep"
+	DanglingDrop    = "drop"
+	DanglingReplace = "replace"
+)
+
+// ExemplarsConfig configures the exemplars attached.
+type ExemplarsConfig struct {
+	// MaxPerDataPoint caps the exemplars a point carries after enrichment,
+	// existing ones included; 0 means one per bucket. When capped, the
+	// highest (slowest) buckets are filled first.
+	MaxPerDataPoint int `mapstructure:"max_per_data_point"`
+	// FilteredAttributes are span attributes copied onto exemplars while the
+	// Prometheus exemplar label budget (128 runes with trace_id and span_id)
+	// allows.
+	FilteredAttributes []string `mapstructure:"filtered_attributes"`
+	// Dangling is what happens to an existing exemplar whose span was not
+	// seen within the TTL: keep, drop, or replace with a matching span.
+	Dangling string `mapstructure:"dangling"`
+	// DanglingGrace is how old an existing exemplar must be before a missing
+	// span makes it dangling: younger spans may still be on their way.
+	DanglingGrace time.Duration `mapstructure:"dangling_grace"`
+}
+
+// ExactJoinConfig configures data points that carry their span's IDs.
+type ExactJoinConfig struct {
+	// TraceIDAttribute is the data point attribute holding a hex trace ID.
+	TraceIDAttribute string `mapstructure:"trace_id_attribute"`
+	// SpanIDAttribute is the data point attribute holding a hex span ID.
+	SpanIDAttribute string `mapstructure:"span_id_attribute"`
+	// RemoveAttributes removes both attributes and merges the points that
+	// then belong to one stream, undoing the cardinality of the workaround.
+	RemoveAttributes bool `mapstructure:"remove_attributes"`
+}
+
+// StreamsConfig bounds the state kept per histogram stream.
+type StreamsConfig struct {
+	// MaxStreams caps the streams remembered; the least recently seen go first.
+	MaxStreams int `mapstructure:"max_streams"`
+	// IdleTimeout forgets a stream not seen for this long.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+}
+
+// DeltaHoldConfig holds back batches with delta histograms.
+type DeltaHoldConfig struct {
+	// Delay is how long a batch is held; 0 disables holding.
+	Delay time.Duration `mapstructure:"delay"`
+	// MaxDataPoints caps the data points held; when full, the oldest batch is
+	// released early.
+	MaxDataPoints int `mapstructure:"max_data_points"`
+}
+
+func createDefaultConfig() *Config {
+	return &Config{
+		ResourceKeys: []string{"service.namespace", "service.name", "service.instance.id"},
+		Index: IndexConfig{
+			MaxSpans: 1_000_000,
+			TTL:      2 * time.Minute,
+		},
+		Duplicates: DuplicatesConfig{
+			Window:      2 * time.Minute,
+			Action:      ActionFlag,
+			Attribute:   "exemplar.duplicate_span",
+			LogInterval: time.Minute,
+		},
+		DefaultRules: true,
+		Exemplars: ExemplarsConfig{
+			Dangling:      DanglingKeep,
+			DanglingGrace: 30 * time.Second,
+		},
+		ExactJoin: ExactJoinConfig{
+			TraceIDAttribute: "trace_id",
+			SpanIDAttribute:  "span_id",
+		},
+		Streams: StreamsConfig{
+			MaxStreams:  100_000,
+			IdleTimeout: 10 * time.Minute,
+		},
+		DeltaHold: DeltaHoldConfig{
+			MaxDataPoints: 100_000,
+		},
+	}
+}
+
+// Validate checks the configuration; every error names the field and value.
+func (cfg *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	for i, k := range cfg.ResourceKeys {
+		if k == "" {
+			add("resource_keys[%d]: must not be empty", i)
+		}
+	}
+	if cfg.Index.MaxSpans < 1 || cfg.Index.MaxSpans > spanindex.MaxSpans {
+		add("index.max_spans: %d must be between 1 and %d", cfg.Index.MaxSpans, spanindex.MaxSpans)
+	}
+	if cfg.Index.TTL <= 0 {
+		add("index.ttl: %s must be positive", cfg.Index.TTL)
+	}
+	if cfg.Duplicates.Window < 0 || cfg.Duplicates.Window > cfg.Index.TTL {
+		add("duplicates.window: %s must be between 0 and index.ttl (%s): spans are only remembered that long", cfg.Duplicates.Window, cfg.Index.TTL)
+	}
+	if cfg.Duplicates.Action != ActionFlag && cfg.Duplicates.Action != ActionDropReplays {
+		add("duplicates.action: %q must be %q or %q", cfg.Duplicates.Action, ActionFlag, ActionDropReplays)
+	}
+	if cfg.Duplicates.Attribute == "" {
+		add("duplicates.attribute: must not be empty")
+	}
+	if cfg.Duplicates.LogInterval <= 0 {
+		add("duplicates.log_interval: %s must be positive", cfg.Duplicates.LogInterval)
+	}
+	if cfg.Exemplars.MaxPerDataPoint < 0 {
+		add("exemplars.max_per_data_point: %d must not be negative (0 means one per bucket)", cfg.Exemplars.MaxPerDataPoint)
+	}
+	switch cfg.Exemplars.Dangling {
+	case DanglingKeep, DanglingDrop, DanglingReplace:
+	default:
+		add("exemplars.dangling: %q must be %q, %q or %q", cfg.Exemplars.Dangling, DanglingKeep, DanglingDrop, DanglingReplace)
+	}
+	if cfg.Exemplars.DanglingGrace < 0 || cfg.Exemplars.DanglingGrace >= cfg.Index.TTL {
+		add("exemplars.dangling_grace: %s must be at least 0 and below index.ttl (%s)", cfg.Exemplars.DanglingGrace, cfg.Index.TTL)
+	}
+	for i, k := range cfg.Exemplars.FilteredAttributes {
+		if k == "" {
+			add("exemplars.filtered_attributes[%d]: must not be empty", i)
+		}
+	}
+	if cfg.ExactJoin.TraceIDAttribute == "" {
+		add("exact_join.trace_id_attribute: must not be empty")
+	}
+	if cfg.ExactJoin.SpanIDAttribute == "" {
+		add("exact_join.span_id_attribute: must not be empty")
+	}
+	if cfg.Streams.MaxStreams < 1 {
+		add("streams.max_streams: %d must be at least 1", cfg.Streams.MaxStreams)
+	}
+	if cfg.Streams.IdleTimeout <= 0 {
+		add("streams.idle_timeout: %s must be positive", cfg.Streams.IdleTimeout)
+	}
+	if cfg.DeltaHold.Delay < 0 {
+		add("delta_hold.delay: %s must not be negative (0 disables holding)", cfg.DeltaHold.Delay)
+	}
+	if cfg.DeltaHold.Delay > 0 && cfg.DeltaHold.Delay >= cfg.Index.TTL {
+		add("delta_hold.delay: %s must be below index.ttl (%s) or the spans it waits for are gone", cfg.DeltaHold.Delay, cfg.Index.TTL)
+	}
+	if cfg.DeltaHold.MaxDataPoints < 1 {
+		add("delta_hold.max_data_points: %d must be at least 1", cfg.DeltaHold.MaxDataPoints)
+	}
+	if !cfg.DefaultRules && len(cfg.Rules) == 0 {
+		add("rules: empty while default_rules is false: no metric would get exemplars")
+	}
+	if _, err := cfg.compileRules(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (cfg *Config) compileRules() (*rules.Set, error) {
+	specs := make([]rules.Spec, len(cfg.Rules))
+	for i, r := range cfg.Rules {
+		specs[i] = rules.Spec{
+			Metric:         r.Metric,
+			MetricRegex:    r.MetricRegex,
+			SpanKind:       r.SpanKind,
+			Attributes:     r.Attributes,
+			ValueAttribute: r.ValueAttribute,
+			Unit:           r.Unit,
+		}
+	}
+	set, err := rules.Compile(specs, cfg.DefaultRules, cfg.ResourceKeys, cfg.Exemplars.FilteredAttributes)
+	if err != nil {
+		return nil, err
+	}
+	for kind := range 6 {
+		if n := len(cfg.ResourceKeys) + len(set.Dims(ptrace.SpanKind(kind))); n > spanindex.MaxKeyValues {
+			return nil, fmt.Errorf("rules: %d resource keys and join attributes for one span kind exceed %d", n, spanindex.MaxKeyValues)
+		}
+	}
+	return set, nil
+}
+
+func (cfg *Config) indexConfig() spanindex.Config {
+	return spanindex.Config{
+		MaxSpans:        cfg.Index.MaxSpans,
+		TTL:             cfg.Index.TTL.Nanoseconds(),
+		DuplicateWindow: cfg.Duplicates.Window.Nanoseconds(),
+	}
+}

@@ -1,0 +1,125 @@
+// Copyright The otelcol-exemplar Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package rules // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/rules"
+
+import (
+	"math"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
+)
+
+// addValue appends v in the form keys compare by: numbers equal their
+// decimal strings, so an int status code matches a string one.
+func addValue(k *spanindex.Key, v pcommon.Value) {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		k.AddString(v.Str())
+	case pcommon.ValueTypeInt:
+		k.AddInt(v.Int())
+	case pcommon.ValueTypeDouble:
+		k.AddDouble(v.Double())
+	case pcommon.ValueTypeBool:
+		k.AddBool(v.Bool())
+	case pcommon.ValueTypeEmpty:
+		k.AddAbsent()
+	default:
+		k.AddString(v.AsString())
+	}
+}
+
+// ResourceKey starts k with the resource identity of res: the configured
+// resource keys, absent ones marked absent (absent matches only absent).
+func (s *Set) ResourceKey(k *spanindex.Key, res pcommon.Map) {
+	k.Reset()
+	for _, name := range s.resourceKeys {
+		if v, ok := res.Get(name); ok {
+			addValue(k, v)
+		} else {
+			k.AddAbsent()
+		}
+	}
+}
+
+// SpanKey completes k, which holds a resource identity, with the kind and
+// join dimensions of span. It returns nil when no rule joins spans of the
+// span's kind: such spans are indexed for their IDs only.
+func (s *Set) SpanKey(k *spanindex.Key, span ptrace.Span) *spanindex.Key {
+	dims := s.Dims(span.Kind())
+	if len(dims) == 0 {
+		return nil
+	}
+	k.TruncateToResource()
+	k.SetKind(uint8(span.Kind()))
+	attrs := span.Attributes()
+	for _, d := range dims {
+		found := false
+		for _, name := range d.SpanKeys {
+			if v, ok := attrs.Get(name); ok {
+				addValue(k, v)
+				found = true
+				break
+			}
+		}
+		if !found {
+			k.AddAbsent()
+		}
+	}
+	return k
+}
+
+// PointKey fills k with what a data point of rule r requires of a span:
+// the resource identity, the rule's span kind and, per dimension, the value
+// of the first mapped point attribute present, or Any when none is.
+func (s *Set) PointKey(k *spanindex.Key, res pcommon.Map, r *Rule, attrs pcommon.Map) {
+	s.ResourceKey(k, res)
+	k.SetKind(uint8(r.Kind))
+	dims := s.Dims(r.Kind)
+	for d := range dims {
+		found := false
+		for _, m := range r.mappings {
+			if m.dim != d {
+				continue
+			}
+			if v, ok := attrs.Get(m.pointKey); ok {
+				addValue(k, v)
+				found = true
+				break
+			}
+		}
+		if !found {
+			k.AddAny()
+		}
+	}
+}
+
+// Extra reads what the configuration keeps per span beyond the record.
+func (s *Set) Extra(span ptrace.Span) spanindex.Extra {
+	var e spanindex.Extra
+	attrs := span.Attributes()
+	if len(s.valueAttrs) > 0 {
+		e.Values = make([]float64, len(s.valueAttrs))
+		for i, name := range s.valueAttrs {
+			e.Values[i] = math.NaN()
+			if v, ok := attrs.Get(name); ok {
+				switch v.Type() {
+				case pcommon.ValueTypeDouble:
+					e.Values[i] = v.Double()
+				case pcommon.ValueTypeInt:
+					e.Values[i] = float64(v.Int())
+				default:
+				}
+			}
+		}
+	}
+	for _, name := range s.filtered {
+		if v, ok := attrs.Get(name); ok {
+			e.Attributes = append(e.Attributes, spanindex.KeyValue{Key: name, Value: strings.Clone(v.AsString())})
+		}
+	}
+	return e
+}
