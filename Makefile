@@ -42,9 +42,14 @@ validate-configs: build
 		echo "validate $$c"; ./$(BINARY) validate --config=$$c || exit 1; \
 	done
 
-## e2e: end-to-end tests against the built collector (and a real Prometheus where installed by the test)
+## e2e: end-to-end tests against the built collector and a real Prometheus (installed when missing)
 e2e: build
-	@if [ -d e2e ]; then $(GO) test -count=1 -tags e2e -timeout 20m ./e2e/... ; fi
+	@if [ -x scripts/ensure-prometheus.sh ]; then scripts/ensure-prometheus.sh; fi
+	$(GO) test -count=1 -tags e2e -timeout 20m ./e2e/...
+
+## demo: build, start Prometheus (if installed), the collector and the demo services; Ctrl-C stops all
+demo: build
+	scripts/demo.sh
 
 ## bench: benchmarks of the traces and metrics paths (figures in the README)
 bench:

@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/metadata"
 )
@@ -87,6 +89,12 @@ func (h *harness) consumeMetrics(t testing.TB, md pmetric.Metrics) pmetric.Metri
 }
 
 func nopSettings() processor.Settings { return processortest.NewNopSettings(metadata.Type) }
+
+type processorSettings = processor.Settings
+
+func componentHost() component.Host { return componenttest.NewNopHost() }
+
+func attrSet(k, v string) attribute.Set { return attribute.NewSet(attribute.String(k, v)) }
 
 func traceID(n uint64) pcommon.TraceID {
 	var id pcommon.TraceID
