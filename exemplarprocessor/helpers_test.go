@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/metadata"
 )
@@ -206,4 +207,22 @@ func metricsOf(points ...hist) pmetric.Metrics {
 // exemplarsOf returns the exemplars of the first histogram point.
 func exemplarsOf(md pmetric.Metrics) pmetric.ExemplarSlice {
 	return md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Histogram().DataPoints().At(0).Exemplars()
+}
+
+// sumCounter sums every data point of an int64 counter of the processor's
+// telemetry, 0 when it was never recorded.
+func sumCounter(h *harness, name string) int64 {
+	m, err := h.telemetry.GetMetric(name)
+	if err != nil {
+		return 0
+	}
+	sum, ok := m.Data.(metricdata.Sum[int64])
+	if !ok {
+		return 0
+	}
+	var total int64
+	for _, dp := range sum.DataPoints {
+		total += dp.Value
+	}
+	return total
 }

@@ -5,6 +5,7 @@ package exemplarprocessor // import "github.com/otelcol-exemplar/otelcol-exempla
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -26,6 +27,7 @@ type tracesProcessor struct {
 	core      *core
 	telemetry *metadata.TelemetryBuilder
 	drop      bool
+	batches   sync.Pool
 
 	optReplay, optCollision         metric.AddOption
 	optInvalidID, optEndBeforeStart metric.AddOption
@@ -52,6 +54,7 @@ func newTracesProcessor(c *core, set processor.Settings) (*tracesProcessor, erro
 		optEvictTTL:       attrOpt("reason", "ttl"),
 		optEvictCapacity:  attrOpt("reason", "capacity"),
 	}
+	tp.batches.New = func() any { return &spanBatch{key: c.index.NewKey()} }
 	err = tb.RegisterProcessorExemplarIndexSpansCallback(func(_ context.Context, o metric.Int64Observer) error {
 		c.index.Expire(c.clock.Now().UnixNano())
 		o.Observe(int64(c.index.Stats().Spans))
@@ -72,29 +75,31 @@ func (tp *tracesProcessor) shutdown(context.Context) error {
 type traceStats struct {
 	indexed, replays, collisions, dropped uint64
 	invalidID, endBeforeStart             uint64
+	emptiedScopes                         [][2]int // resource, scope index
 }
 
 func (tp *tracesProcessor) process(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
 	c := tp.core
 	now := c.clock.Now()
-	key := c.key()
-	defer c.putKey(key)
+	sb := tp.batches.Get().(*spanBatch)
+	defer tp.batches.Put(sb)
 
 	var st traceStats
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		res := rs.Resource().Attributes()
-		c.rules.ResourceKey(key, res)
+		c.rules.ResourceKey(sb.key, res)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
-			tp.processSpans(now, key, res, sss.At(j).Spans(), &st)
+			tp.processSpans(now, sb, [2]int{i, j}, res, sss.At(j).Spans(), &st)
 		}
 	}
 	tp.record(ctx, &st)
 
-	if st.dropped > 0 {
-		removeEmpty(td)
+	if len(st.emptiedScopes) > 0 {
+		// Only scopes this call emptied go; empty ones sent to us pass on.
+		removeEmptied(td, st.emptiedScopes)
 		if td.ResourceSpans().Len() == 0 {
 			return td, processorhelper.ErrSkipProcessingData
 		}
@@ -102,66 +107,92 @@ func (tp *tracesProcessor) process(ctx context.Context, td ptrace.Traces) (ptrac
 	return td, nil
 }
 
+// spanBatch is the per-call scratch of the traces path.
+type spanBatch struct {
+	key    *spanindex.Key
+	spans  [prefetchBatch]spanindex.Span
+	hashes [prefetchBatch]uint64
+	drops  []int
+}
+
+// prefetchBatch is how many spans are hashed and prefetched together.
+const prefetchBatch = 256
+
 // processSpans indexes one scope's spans under one lock acquisition and
 // flags or drops the duplicates.
-func (tp *tracesProcessor) processSpans(now time.Time, key *spanindex.Key, res pcommon.Map, spans ptrace.SpanSlice, st *traceStats) {
+func (tp *tracesProcessor) processSpans(now time.Time, sb *spanBatch, scope [2]int, res pcommon.Map, spans ptrace.SpanSlice, st *traceStats) {
 	c := tp.core
-	var dropBuf [8]int
-	drops := dropBuf[:0]
-
+	sb.drops = sb.drops[:0]
 	w := c.index.BeginWrite(now.UnixNano())
-	for k := 0; k < spans.Len(); k++ {
-		span := spans.At(k)
-		tid, sid := span.TraceID(), span.SpanID()
-		if tid.IsEmpty() || sid.IsEmpty() {
-			st.invalidID++
-			continue
-		}
-		s := spanindex.Span{
-			TraceID:  tid,
-			SpanID:   sid,
-			Start:    uint64(span.StartTimestamp()),
-			End:      uint64(span.EndTimestamp()),
-			NameHash: nameHash(span.Name()),
-			Kind:     uint8(span.Kind()),
-		}
-		if s.End < s.Start {
-			st.endBeforeStart++
-		}
-		outcome, ref := w.Insert(&s, c.rules.SpanKey(key, span))
-		switch outcome {
-		case spanindex.Indexed:
-			st.indexed++
-			if c.rules.NeedsExtra() {
-				w.SetExtra(ref, c.rules.Extra(span))
+	for from := 0; from < spans.Len(); from += prefetchBatch {
+		to := min(from+prefetchBatch, spans.Len())
+		// Read IDs and hash them all first, then touch their table slots
+		// together: the cache misses overlap instead of queueing.
+		for k := from; k < to; k++ {
+			span := spans.At(k)
+			s := &sb.spans[k-from]
+			*s = spanindex.Span{
+				TraceID:  span.TraceID(),
+				SpanID:   span.SpanID(),
+				Start:    uint64(span.StartTimestamp()),
+				End:      uint64(span.EndTimestamp()),
+				NameHash: nameHash(span.Name()),
+				Kind:     uint8(span.Kind()),
 			}
-		case spanindex.Replay:
-			st.replays++
-			if tp.drop {
-				drops = append(drops, k)
-			} else {
-				span.Attributes().PutStr(c.cfg.Duplicates.Attribute, "replay")
-			}
-			c.dups.Report(now, serviceName(res), duplog.Replay, duplog.Example{TraceID: tid, SpanID: sid, Name: span.Name()})
-		case spanindex.Collision:
-			st.collisions++
-			span.Attributes().PutStr(c.cfg.Duplicates.Attribute, "collision")
-			c.dups.Report(now, serviceName(res), duplog.Collision, duplog.Example{TraceID: tid, SpanID: sid, Name: span.Name()})
+			sb.hashes[k-from] = w.Hash(s)
+		}
+		w.Prefetch(sb.hashes[:to-from])
+		for k := from; k < to; k++ {
+			tp.insert(&w, sb, k, &sb.spans[k-from], sb.hashes[k-from], spans.At(k), now, res, st)
 		}
 	}
 	w.End()
 
-	if len(drops) > 0 {
-		st.dropped += uint64(len(drops))
+	if len(sb.drops) > 0 {
+		st.dropped += uint64(len(sb.drops))
 		i, next := 0, 0
 		spans.RemoveIf(func(ptrace.Span) bool {
-			drop := next < len(drops) && drops[next] == i
+			drop := next < len(sb.drops) && sb.drops[next] == i
 			if drop {
 				next++
 			}
 			i++
 			return drop
 		})
+		if spans.Len() == 0 {
+			st.emptiedScopes = append(st.emptiedScopes, scope)
+		}
+	}
+}
+
+func (tp *tracesProcessor) insert(w *spanindex.Writer, sb *spanBatch, k int, s *spanindex.Span, h uint64, span ptrace.Span, now time.Time, res pcommon.Map, st *traceStats) {
+	c := tp.core
+	if pcommon.TraceID(s.TraceID).IsEmpty() || pcommon.SpanID(s.SpanID).IsEmpty() {
+		st.invalidID++
+		return
+	}
+	if s.End < s.Start {
+		st.endBeforeStart++
+	}
+	outcome, ref := w.InsertHashed(s, h, c.rules.SpanKey(sb.key, span))
+	switch outcome {
+	case spanindex.Indexed:
+		st.indexed++
+		if c.rules.NeedsExtra() {
+			w.SetExtra(ref, c.rules.Extra(span))
+		}
+	case spanindex.Replay:
+		st.replays++
+		if tp.drop {
+			sb.drops = append(sb.drops, k)
+		} else {
+			span.Attributes().PutStr(c.cfg.Duplicates.Attribute, "replay")
+		}
+		c.dups.Report(now, serviceName(res), duplog.Replay, duplog.Example{TraceID: s.TraceID, SpanID: s.SpanID, Name: span.Name()})
+	case spanindex.Collision:
+		st.collisions++
+		span.Attributes().PutStr(c.cfg.Duplicates.Attribute, "collision")
+		c.dups.Report(now, serviceName(res), duplog.Collision, duplog.Example{TraceID: s.TraceID, SpanID: s.SpanID, Name: span.Name()})
 	}
 }
 
@@ -201,10 +232,24 @@ func nameHash(name string) uint16 {
 	return uint16(h ^ h>>16)
 }
 
-// removeEmpty drops scopes and resources left without spans.
-func removeEmpty(td ptrace.Traces) {
+// removeEmptied drops the scopes that dropping replays emptied (by their
+// resource and scope index) and resources left without scopes by that;
+// scopes that arrived empty pass on untouched.
+func removeEmptied(td ptrace.Traces, emptied [][2]int) {
+	i := 0
 	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
-		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool { return ss.Spans().Len() == 0 })
-		return rs.ScopeSpans().Len() == 0
+		j := 0
+		removed := false
+		rs.ScopeSpans().RemoveIf(func(ptrace.ScopeSpans) bool {
+			gone := len(emptied) > 0 && emptied[0] == [2]int{i, j}
+			if gone {
+				emptied = emptied[1:]
+				removed = true
+			}
+			j++
+			return gone
+		})
+		i++
+		return removed && rs.ScopeSpans().Len() == 0
 	})
 }

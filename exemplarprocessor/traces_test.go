@@ -322,3 +322,26 @@ func TestSharedStateOutlivesFirstShutdown(t *testing.T) {
 	assert.Equal(t, 1, exemplarsOf(sink.AllMetrics()[0]).Len())
 	require.NoError(t, mp.Shutdown(context.Background()))
 }
+
+// Only scopes emptied by drop_replays are removed; an empty scope that came
+// in passes on.
+func TestDropReplaysRemovesOnlyScopesItEmptied(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Duplicates.Action = ActionDropReplays
+	h := newHarness(t, cfg)
+	a := serverSpan(1, "shop", "/a", t0, time.Millisecond)
+	h.consumeTraces(t, tracesOf(a))
+
+	td := tracesOf(serverSpan(2, "shop", "/b", t0, time.Millisecond))
+	rs := td.ResourceSpans().At(0)
+	rs.ScopeSpans().AppendEmpty().Scope().SetName("arrived-empty")
+	replays := rs.ScopeSpans().AppendEmpty()
+	replays.Scope().SetName("only-replays")
+	tracesOf(a).ResourceSpans().At(0).ScopeSpans().At(0).Spans().CopyTo(replays.Spans())
+
+	out := h.consumeTraces(t, td)
+	scopes := out.ResourceSpans().At(0).ScopeSpans()
+	require.Equal(t, 2, scopes.Len())
+	assert.Equal(t, 1, scopes.At(0).Spans().Len())
+	assert.Equal(t, "arrived-empty", scopes.At(1).Scope().Name())
+}

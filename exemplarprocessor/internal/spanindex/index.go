@@ -158,17 +158,23 @@ type Index struct {
 	cfg  Config
 	seed maphash.Seed
 
-	chunks  []*[chunkSize]record
-	extras  [][]Extra // per chunk, allocated on first use
-	capac   uint32
-	posBits uint
-	head    uint32 // next position to write
-	count   uint32
-	seq     uint64 // sequence number of the next span
+	// The ring has a power-of-two size of at least MaxSpans, so a span's
+	// position is its sequence number masked; chunks are allocated as the
+	// head reaches them and freed once the tail has left them.
+	chunks   []*[chunkSize]record
+	extras   [][]Extra // per chunk, allocated on first use
+	ringMask uint64
+	count    uint32
+	seq      uint64 // sequence number of the next span
 
-	table     []uint32
-	tableMask uint64
-	tableUsed int
+	table        []uint32
+	tableMask    uint64
+	tableUsed    int    // non-empty slots, dead ones included
+	sinceRebuild uint64 // slots written since the last rebuild
+	seqBits      uint   // low sequence bits kept per slot
+	rebuilds     uint64
+	sink         uint32 // keeps prefetching loads from being optimised away
+	spare        *[chunkSize]record
 
 	checkpoints []checkpoint // ring in arrival order, oldest at cpHead
 	cpHead      int
@@ -184,16 +190,19 @@ func New(cfg Config) (*Index, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	capac := uint32(cfg.MaxSpans)
+	ring := max(uint64(1)<<bits.Len(uint(cfg.MaxSpans-1)), chunkSize)
 	idx := &Index{
-		cfg:     cfg,
-		seed:    maphash.MakeSeed(),
-		capac:   capac,
-		posBits: uint(bits.Len32(capac)),
-		chunks:  make([]*[chunkSize]record, (capac+chunkSize-1)/chunkSize),
+		cfg:      cfg,
+		seed:     maphash.MakeSeed(),
+		ringMask: ring - 1,
+		chunks:   make([]*[chunkSize]record, ring/chunkSize),
+		// A slot's sequence number may be up to MaxSpans (live) plus
+		// 2*MaxSpans (written since the last rebuild) old: 4*ring is unambiguous.
+		seqBits: uint(bits.Len64(ring-1)) + 2,
+		table:   make([]uint32, minTable),
 	}
+	idx.tableMask = minTable - 1
 	idx.extras = make([][]Extra, len(idx.chunks))
-	idx.resizeTable(1024)
 	idx.groups.init(idx.seed)
 	return idx, nil
 }
@@ -249,38 +258,67 @@ func (idx *Index) TakeEvictions() (ttl, capacity uint64) {
 func (idx *Index) advance(now int64) {
 	idx.checkpoint(now)
 	limit := now - idx.cfg.TTL
+	if idx.count == 0 || idx.arrival(idx.tailSeq()) >= limit {
+		return
+	}
 	for idx.count > 0 && idx.arrival(idx.tailSeq()) < limit {
 		idx.evictTail(EvictTTL)
 	}
+	if idx.count == 0 {
+		idx.releaseEmpty()
+	}
+}
+
+// Hash returns the hash InsertHashed needs.
+func (w *Writer) Hash(s *Span) uint64 { return w.idx.keyHash(&s.TraceID, &s.SpanID) }
+
+// Prefetch loads the table slots of a batch of hashes. At a million spans
+// every slot is a cache miss; touched together in a tight loop the misses
+// overlap instead of each insert waiting for its own.
+func (w *Writer) Prefetch(hashes []uint64) { w.idx.touch(hashes) }
+
+func (idx *Index) touch(hashes []uint64) {
+	var sink uint32
+	t, mask := idx.table, idx.tableMask
+	for _, h := range hashes {
+		sink += t[h&mask]
+	}
+	idx.sink = sink
 }
 
 // Insert adds s to the index unless its IDs were seen within the duplicate
 // window. key is the span's join group, nil when the span joins no metric;
 // it is interned only when the span is indexed.
 func (w *Writer) Insert(s *Span, key *Key) (Outcome, Ref) {
+	return w.InsertHashed(s, w.idx.keyHash(&s.TraceID, &s.SpanID), key)
+}
+
+// InsertHashed is Insert with the hash Prefetch returned.
+func (w *Writer) InsertHashed(s *Span, h uint64, key *Key) (Outcome, Ref) {
 	idx := w.idx
-	h := idx.keyHash(&s.TraceID, &s.SpanID)
-	if slot, pos, ok := idx.find(h, &s.TraceID, &s.SpanID); ok {
-		seq := idx.seqOf(pos)
-		if idx.arrival(seq) >= w.now-idx.cfg.DuplicateWindow {
-			r := idx.rec(pos)
-			ref := idx.ref(pos, r)
-			if r.endTime() == s.End && r.rawDur() == rawDuration(s) && r.nameHash == s.NameHash {
-				return Replay, ref
-			}
-			return Collision, ref
+	slot, seq, found := idx.find(h, &s.TraceID, &s.SpanID)
+	if found && idx.arrival(seq) >= w.now-idx.cfg.DuplicateWindow {
+		pos := idx.posOfSeq(seq)
+		r := idx.rec(pos)
+		ref := idx.ref(pos, r)
+		if r.endTime() == s.End && r.rawDur() == rawDuration(s) && r.nameHash == s.NameHash {
+			return Replay, ref
 		}
-		// Seen, but long enough ago to be a new span: the old record stays
-		// until it is evicted, the table now points at the new one.
-		idx.deleteSlot(slot)
+		return Collision, ref
 	}
-	if idx.count == idx.capac {
+	// New, or seen long enough ago to be a new span: in that case the old
+	// record stays until it is evicted and the slot now names the new one.
+	if idx.count == uint32(idx.cfg.MaxSpans) {
 		idx.evictTail(EvictCapacity)
 	}
-	pos := idx.head
+	if !found && idx.maybeRebuild() {
+		slot, _, _ = idx.find(h, &s.TraceID, &s.SpanID)
+	}
+	seq = idx.seq
+	pos := idx.posOfSeq(seq)
 	ci := pos >> chunkShift
 	if idx.chunks[ci] == nil {
-		idx.chunks[ci] = new([chunkSize]record)
+		idx.chunks[ci] = idx.newChunk()
 	}
 	r := &idx.chunks[ci][pos&chunkMask]
 	*r = record{traceID: s.TraceID, spanID: s.SpanID, nameHash: s.NameHash, kind: s.Kind}
@@ -290,13 +328,9 @@ func (w *Writer) Insert(s *Span, key *Key) (Outcome, Ref) {
 		r.group = idx.groups.intern(key)
 		r.next = idx.groups.push(r.group, Fine(r.duration()), pos+1)
 	}
-	idx.head++
-	if idx.head == idx.capac {
-		idx.head = 0
-	}
 	idx.count++
 	idx.seq++
-	idx.insertSlot(h, pos)
+	idx.put(slot, h, seq)
 	return Indexed, idx.ref(pos, r)
 }
 
@@ -330,6 +364,8 @@ func (idx *Index) rec(pos uint32) *record {
 	return &idx.chunks[pos>>chunkShift][pos&chunkMask]
 }
 
+func (idx *Index) posOfSeq(seq uint64) uint32 { return uint32(seq & idx.ringMask) }
+
 func (idx *Index) ref(pos uint32, r *record) Ref {
 	return Ref{
 		TraceID:  r.traceID,
@@ -345,15 +381,7 @@ func (idx *Index) ref(pos uint32, r *record) Ref {
 
 // age is how many spans arrived after the one at pos.
 func (idx *Index) age(pos uint32) uint32 {
-	newest := idx.head
-	if newest == 0 {
-		newest = idx.capac
-	}
-	newest--
-	if pos <= newest {
-		return newest - pos
-	}
-	return newest + idx.capac - pos
+	return uint32((uint64(idx.posOfSeq(idx.seq-1)) - uint64(pos)) & idx.ringMask)
 }
 
 func (idx *Index) live(pos uint32) bool { return idx.count > 0 && idx.age(pos) < idx.count }
@@ -362,20 +390,9 @@ func (idx *Index) seqOf(pos uint32) uint64 { return idx.seq - 1 - uint64(idx.age
 
 func (idx *Index) tailSeq() uint64 { return idx.seq - uint64(idx.count) }
 
-func (idx *Index) tailPos() uint32 {
-	if idx.head >= idx.count {
-		return idx.head - idx.count
-	}
-	return idx.head + idx.capac - idx.count
-}
-
 func (idx *Index) evictTail(reason EvictReason) {
-	pos := idx.tailPos()
+	pos := idx.posOfSeq(idx.tailSeq())
 	r := idx.rec(pos)
-	h := idx.keyHash(&r.traceID, &r.spanID)
-	if slot, ok := idx.findPos(h, pos); ok {
-		idx.deleteSlot(slot)
-	}
 	if r.group != NoGroup {
 		idx.groups.release(r.group)
 	}
@@ -385,28 +402,41 @@ func (idx *Index) evictTail(reason EvictReason) {
 	}
 	idx.count--
 	idx.evicted[reason]++
-	last := pos&chunkMask == chunkMask || pos == idx.capac-1
-	if last && (idx.count == 0 || idx.head>>chunkShift != ci) {
+	if pos&chunkMask == chunkMask && (idx.count == 0 || idx.posOfSeq(idx.seq)>>chunkShift != ci) {
 		// The tail left this chunk and the head is elsewhere: nothing live
-		// remains in it.
+		// remains in it. Keep it for the head to reuse rather than
+		// allocating 200 KiB again a moment later.
+		idx.spare = idx.chunks[ci]
 		idx.chunks[ci] = nil
 		idx.extras[ci] = nil
 	}
 	idx.dropCheckpoints()
-	if idx.count == 0 {
-		idx.releaseEmpty()
+}
+
+// newChunk returns the spare chunk or a new one. Records are overwritten
+// whole on insert, so a reused chunk needs no clearing.
+func (idx *Index) newChunk() *[chunkSize]record {
+	if c := idx.spare; c != nil {
+		idx.spare = nil
+		return c
 	}
+	return new([chunkSize]record)
 }
 
 // releaseEmpty returns the memory of an empty index.
 func (idx *Index) releaseEmpty() {
+	idx.spare = nil
 	for i := range idx.chunks {
 		idx.chunks[i] = nil
 		idx.extras[i] = nil
 	}
-	if len(idx.table) > 1024 {
-		idx.resizeTable(1024)
+	if len(idx.table) > minTable {
+		idx.table = make([]uint32, minTable)
+		idx.tableMask = minTable - 1
+	} else {
+		clear(idx.table)
 	}
+	idx.tableUsed, idx.sinceRebuild = 0, 0
 }
 
 // checkpoint records that spans from the next sequence number on arrived at

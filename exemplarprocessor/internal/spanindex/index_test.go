@@ -316,10 +316,10 @@ func TestMemoryReleasedWhenEmpty(t *testing.T) {
 	for i := range uint64(50000) {
 		insert(idx, sec, span(i+1, 0, 10), nil)
 	}
-	assert.Greater(t, len(idx.table), 1024)
+	assert.Greater(t, len(idx.table), minTable)
 	idx.Expire(30 * sec)
 	assert.Zero(t, idx.Stats().Spans)
-	assert.Len(t, idx.table, 1024)
+	assert.Len(t, idx.table, minTable)
 	for _, c := range idx.chunks {
 		assert.Nil(t, c)
 	}

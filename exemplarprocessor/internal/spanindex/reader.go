@@ -25,10 +25,11 @@ func (r Reader) NextSeq() uint64 { return r.idx.seq }
 // Lookup finds the indexed span with these IDs.
 func (r Reader) Lookup(tid [16]byte, sid [8]byte) (Ref, bool) {
 	idx := r.idx
-	_, pos, ok := idx.find(idx.keyHash(&tid, &sid), &tid, &sid)
+	_, seq, ok := idx.find(idx.keyHash(&tid, &sid), &tid, &sid)
 	if !ok {
 		return Ref{}, false
 	}
+	pos := idx.posOfSeq(seq)
 	return idx.ref(pos, idx.rec(pos)), true
 }
 

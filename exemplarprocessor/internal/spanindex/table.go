@@ -5,12 +5,21 @@ package spanindex // import "github.com/otelcol-exemplar/otelcol-exemplar/exempl
 
 import (
 	"hash/maphash"
+	"math/bits"
 )
 
-// The ID table maps (trace ID, span ID) to a ring position with linear
-// probing. A slot is tag<<posBits | pos+1; 0 is empty. The tag holds high
-// hash bits so that a probe rarely has to read a record it does not want: at
-// one million spans a record read is a cache miss.
+// The ID table maps (trace ID, span ID) to a span's sequence number with
+// linear probing. A slot is tag<<seqBits | seq mod 2^seqBits; 0 is empty (the
+// tag is never 0). The tag holds high hash bits, so a probe rarely reads a
+// record it does not want: at a million spans a record read is a cache miss.
+//
+// Nothing is ever deleted. Eviction is first-in first-out, so a slot whose
+// sequence number is older than the ring's tail is dead: lookups step over
+// it, inserts reuse it. The table is rebuilt from the live ring (sequential
+// reads) when dead slots crowd it, which costs less than finding and
+// unlinking each evicted span's slot (two cache misses per span).
+
+const minTable = 1024
 
 func (idx *Index) keyHash(tid *[16]byte, sid *[8]byte) uint64 {
 	var k [24]byte
@@ -19,101 +28,131 @@ func (idx *Index) keyHash(tid *[16]byte, sid *[8]byte) uint64 {
 	return maphash.Bytes(idx.seed, k[:])
 }
 
-func (idx *Index) slotFor(h uint64, pos uint32) uint32 {
-	return idx.tagOf(h)<<idx.posBits | (pos + 1)
-}
-
 func (idx *Index) tagOf(h uint64) uint32 {
-	if idx.posBits >= 32 {
-		return 0
+	t := uint32(h >> (64 - (32 - idx.seqBits)))
+	if t == 0 {
+		t = 1
 	}
-	return uint32(h >> (64 - (32 - idx.posBits)))
+	return t
 }
 
-func (idx *Index) posOf(slot uint32) uint32 {
-	return slot&(1<<idx.posBits-1) - 1
+func (idx *Index) slotFor(tag uint32, seq uint64) uint32 {
+	return tag<<idx.seqBits | uint32(seq)&(1<<idx.seqBits-1)
 }
 
-// find returns the table slot and ring position of the span with these IDs.
-func (idx *Index) find(h uint64, tid *[16]byte, sid *[8]byte) (slot uint64, pos uint32, ok bool) {
+// slotSeq returns the full sequence number a slot refers to and whether that
+// span is still in the ring.
+func (idx *Index) slotSeq(s uint32) (uint64, bool) {
+	mask := uint64(1)<<idx.seqBits - 1
+	back := (idx.seq - uint64(s)) & mask // 1 for the newest span
+	return idx.seq - back, back != 0 && back <= uint64(idx.count)
+}
+
+// find looks up a span by IDs. It returns the slot and sequence number of the
+// span when found, and otherwise the slot an insert should use.
+func (idx *Index) find(h uint64, tid *[16]byte, sid *[8]byte) (slot uint64, seq uint64, found bool) {
 	tag := idx.tagOf(h)
+	free := ^uint64(0)
 	for i := h & idx.tableMask; ; i = (i + 1) & idx.tableMask {
 		s := idx.table[i]
 		if s == 0 {
-			return 0, 0, false
+			if free == ^uint64(0) {
+				free = i
+			}
+			return free, 0, false
 		}
-		if s>>idx.posBits != tag {
+		sq, live := idx.slotSeq(s)
+		if !live {
+			if free == ^uint64(0) {
+				free = i
+			}
 			continue
 		}
-		p := idx.posOf(s)
-		r := idx.rec(p)
+		if s>>idx.seqBits != tag {
+			continue
+		}
+		r := idx.rec(idx.posOfSeq(sq))
 		if r.traceID == *tid && r.spanID == *sid {
-			return i, p, true
+			return i, sq, true
 		}
 	}
 }
 
-// findPos returns the table slot that points at ring position pos.
-func (idx *Index) findPos(h uint64, pos uint32) (uint64, bool) {
-	want := idx.slotFor(h, pos)
-	for i := h & idx.tableMask; ; i = (i + 1) & idx.tableMask {
-		switch idx.table[i] {
-		case 0:
-			return 0, false
-		case want:
-			return i, true
-		}
+// put stores a span's slot at table index i (from find).
+func (idx *Index) put(i uint64, h uint64, seq uint64) {
+	if idx.table[i] == 0 {
+		idx.tableUsed++
 	}
+	idx.table[i] = idx.slotFor(idx.tagOf(h), seq)
+	idx.sinceRebuild++
 }
 
-func (idx *Index) insertSlot(h uint64, pos uint32) {
-	if (idx.entries()+1)*4 > len(idx.table)*3 {
-		idx.resizeTable(2 * len(idx.table))
+// maybeRebuild rebuilds the table before an insert that takes a new slot
+// when dead slots crowd it or sequence numbers could alias.
+func (idx *Index) maybeRebuild() bool {
+	if idx.tableUsed*4 < len(idx.table)*3 && idx.sinceRebuild < 2*uint64(idx.cfg.MaxSpans) {
+		return false
 	}
-	idx.place(h, idx.slotFor(h, pos))
+	idx.rebuild()
+	return true
 }
 
-func (idx *Index) place(h uint64, slot uint32) {
-	i := h & idx.tableMask
-	for idx.table[i] != 0 {
-		i = (i + 1) & idx.tableMask
+// rebuild re-creates the table from the live ring, newest span first, so
+// that of two spans with the same IDs (the older one seen outside the
+// duplicate window) the table keeps the newer.
+func (idx *Index) rebuild() {
+	live := int(idx.count)
+	size := minTable
+	if live*2 > size {
+		size = 1 << bits.Len(uint(live*2-1))
 	}
-	idx.table[i] = slot
-	idx.tableUsed++
-}
-
-func (idx *Index) entries() int { return idx.tableUsed }
-
-// deleteSlot empties slot i and shifts the rest of its probe run back so
-// that lookups never stop early (no tombstones).
-func (idx *Index) deleteSlot(i uint64) {
-	mask := idx.tableMask
-	for j := (i + 1) & mask; idx.table[j] != 0; j = (j + 1) & mask {
-		r := idx.rec(idx.posOf(idx.table[j]))
-		home := idx.keyHash(&r.traceID, &r.spanID) & mask
-		// The entry at j may move to i unless its home lies cyclically in (i, j].
-		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
-			idx.table[i] = idx.table[j]
-			i = j
-		}
+	if len(idx.table) == size {
+		clear(idx.table)
+	} else {
+		idx.table = make([]uint32, size)
 	}
-	idx.table[i] = 0
-	idx.tableUsed--
-	if len(idx.table) > 1024 && idx.tableUsed*8 < len(idx.table) {
-		idx.resizeTable(len(idx.table) / 2)
-	}
-}
-
-func (idx *Index) resizeTable(n int) {
-	old := idx.table
-	idx.table = make([]uint32, n)
-	idx.tableMask = uint64(n - 1)
+	idx.tableMask = uint64(size - 1)
 	idx.tableUsed = 0
-	for _, s := range old {
-		if s == 0 {
-			continue
+	idx.sinceRebuild = 0
+	idx.rebuilds++
+	// Newest first, in blocks: hash a block and touch its slots so the
+	// loads overlap, then place each span.
+	const block = 64
+	var hashes [block]uint64
+	tail := idx.tailSeq()
+	for hi := idx.seq; hi > tail; {
+		lo := max(hi-block, tail)
+		if hi-tail < block {
+			lo = tail
 		}
-		r := idx.rec(idx.posOf(s))
-		idx.place(idx.keyHash(&r.traceID, &r.spanID), s)
+		for seq := hi; seq > lo; {
+			seq--
+			r := idx.rec(idx.posOfSeq(seq))
+			hashes[hi-1-seq] = idx.keyHash(&r.traceID, &r.spanID)
+		}
+		idx.touch(hashes[:hi-lo])
+		for seq := hi; seq > lo; {
+			seq--
+			idx.place(hashes[hi-1-seq], seq)
+		}
+		hi = lo
 	}
+}
+
+// place puts seq into a fresh table unless a newer span with the same IDs
+// is already there.
+func (idx *Index) place(h uint64, seq uint64) {
+	r := idx.rec(idx.posOfSeq(seq))
+	tag := idx.tagOf(h)
+	i := h & idx.tableMask
+	for ; idx.table[i] != 0; i = (i + 1) & idx.tableMask {
+		if s := idx.table[i]; s>>idx.seqBits == tag {
+			sq, _ := idx.slotSeq(s)
+			if o := idx.rec(idx.posOfSeq(sq)); o.traceID == r.traceID && o.spanID == r.spanID {
+				return
+			}
+		}
+	}
+	idx.table[i] = idx.slotFor(tag, seq)
+	idx.tableUsed++
 }

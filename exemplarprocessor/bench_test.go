@@ -1,0 +1,191 @@
+// Copyright The otelcol-exemplar Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package exemplarprocessor
+
+import (
+	"context"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-exemplar/otelcol-exemplar/internal/benchdata"
+)
+
+const (
+	benchIndex    = 1_000_000
+	scopesPerReq  = 10
+	spansPerScope = 100
+)
+
+func benchHarness(b *testing.B, maxSpans int) *harness {
+	cfg := createDefaultConfig()
+	cfg.Index.MaxSpans = maxSpans
+	cfg.Index.TTL = time.Hour
+	cfg.Duplicates.Window = time.Hour
+	return newHarness(b, cfg)
+}
+
+// fill indexes n spans of service 0 ending in the minute before now.
+func fill(b *testing.B, h *harness, rng *rand.Rand, n int, now time.Time, idBase uint64) uint64 {
+	const per = 10_000
+	for done := 0; done < n; done += per {
+		td := benchdata.Traces(rng, 1, 1, min(per, n-done), now, time.Minute, idBase)
+		idBase += uint64(per)
+		if _, err := h.traces.process(context.Background(), td); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return idBase
+}
+
+// BenchmarkTraces measures the traces path in steady state: batches of 10
+// scopes × 100 spans with 8 attributes each into an index holding 1M spans,
+// so every insert also evicts.
+func BenchmarkTraces(b *testing.B) {
+	h := benchHarness(b, benchIndex)
+	rng := rand.New(rand.NewPCG(1, 2))
+	next := fill(b, h, rng, benchIndex, t0, 0)
+	td := benchdata.Traces(rng, 1, scopesPerReq, spansPerScope, t0, time.Minute, 0)
+	spans := td.SpanCount()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		next = benchdata.Renumber(td, next)
+		b.StartTimer()
+		if _, err := h.traces.process(context.Background(), td); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	b.ReportMetric(perOp/float64(spans), "ns/span")
+	if h.core.index.Stats().Spans != benchIndex {
+		b.Fatalf("index holds %d spans", h.core.index.Stats().Spans)
+	}
+}
+
+// BenchmarkIndexMemory reports the heap held per indexed span: the live heap
+// after indexing 1M spans (join groups included) minus the live heap before,
+// divided by 1M.
+func BenchmarkIndexMemory(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	batches := make([]ptrace.Traces, benchIndex/10_000)
+	for i := range batches {
+		batches[i] = benchdata.Traces(rng, 1, 1, 10_000, t0, time.Minute, uint64(i*10_000))
+	}
+	var perSpan float64
+	for i := 0; i < b.N; i++ {
+		h := benchHarness(b, benchIndex)
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for _, td := range batches {
+			if _, err := h.traces.process(context.Background(), td); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if n := h.core.index.Stats().Spans; n != benchIndex {
+			b.Fatalf("indexed %d spans", n)
+		}
+		perSpan = float64(after.HeapAlloc-before.HeapAlloc) / benchIndex
+		runtime.KeepAlive(h)
+	}
+	b.ReportMetric(perSpan, "B/span")
+}
+
+// BenchmarkMetrics measures the metrics path in steady state: every second of
+// simulated time 1000 new spans of one service arrive (index: 100k spans of
+// that service), then 40 cumulative streams export points whose counts grew
+// in about 4 of 15 buckets each. Reported per data point.
+func BenchmarkMetrics(b *testing.B) {
+	const indexed, spansPerSecond = 100_000, 1000
+	h := benchHarness(b, indexed)
+	rng := rand.New(rand.NewPCG(5, 6))
+	now := t0.Add(time.Hour)
+	next := uint64(0)
+	// 100 s of history.
+	for s := range indexed / spansPerSecond {
+		end := now.Add(time.Duration(s-indexed/spansPerSecond) * time.Second)
+		td := benchdata.Traces(rng, 1, 1, spansPerSecond, end, time.Second, next)
+		next += spansPerSecond
+		h.clock.Set(end)
+		if _, err := h.traces.process(context.Background(), td); err != nil {
+			b.Fatal(err)
+		}
+	}
+	counts := make([][]uint64, 40)
+	for i := range counts {
+		counts[i] = make([]uint64, len(benchdata.Bounds)+1)
+	}
+	grow := func() {
+		for _, c := range counts {
+			for range 4 {
+				c[bucketFor(benchdata.Duration(rng))]++
+			}
+		}
+	}
+	start := t0
+	md := benchdata.HistogramStreams(start, now, func(i int) []uint64 { return counts[i] })
+	points := md.DataPointCount()
+	var batchSpans ptrace.Traces
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		now = now.Add(time.Second)
+		h.clock.Set(now)
+		batchSpans = benchdata.Traces(rng, 1, 1, spansPerSecond, now, time.Second, next)
+		next += spansPerSecond
+		if _, err := h.traces.process(context.Background(), batchSpans); err != nil {
+			b.Fatal(err)
+		}
+		grow()
+		refresh(md, now, counts)
+		b.StartTimer()
+		if _, err := h.metrics.process(context.Background(), md); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(points), "ns/point")
+	attached, unfilled := metricsCounters(b, h)
+	if attached > 0 {
+		b.ReportMetric(float64(attached)/float64(attached+unfilled), "filled/grown")
+	}
+}
+
+func bucketFor(d time.Duration) int {
+	v := d.Seconds()
+	for i, bound := range benchdata.Bounds {
+		if v <= bound {
+			return i
+		}
+	}
+	return len(benchdata.Bounds)
+}
+
+// refresh sets new counts and time on the benchmark's points and removes the
+// exemplars the previous round attached, as a new export would.
+func refresh(md pmetric.Metrics, now time.Time, counts [][]uint64) {
+	dps := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Histogram().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dp := dps.At(i)
+		dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
+		dp.BucketCounts().FromRaw(counts[i%len(counts)])
+		dp.Exemplars().RemoveIf(func(pmetric.Exemplar) bool { return true })
+	}
+}
+
+func metricsCounters(b *testing.B, h *harness) (attached, unfilled int64) {
+	b.Helper()
+	return sumCounter(h, "otelcol_processor_exemplar_exemplars_attached"), sumCounter(h, "otelcol_processor_exemplar_buckets_unfilled")
+}
