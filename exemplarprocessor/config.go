@@ -126,6 +126,13 @@ type ExemplarsConfig struct {
 	// DanglingGrace is how old an existing exemplar must be before a missing
 	// span makes it dangling: younger spans may still be on their way.
 	DanglingGrace time.Duration `mapstructure:"dangling_grace"`
+	// DurationTolerance lets a span whose duration lies this close outside a
+	// bucket that grew fill it when no span inside does, with the exemplar
+	// value clamped to the bucket's bound. Instrumentations time the metric
+	// and the span separately (otelhttp: the span lasts tens of microseconds
+	// to a few milliseconds longer), so at a bound the request's span can
+	// fall in the neighbouring bucket. 0 disables.
+	DurationTolerance time.Duration `mapstructure:"duration_tolerance"`
 }
 
 // ExactJoinConfig configures data points that carry their span's IDs.
@@ -171,8 +178,9 @@ func createDefaultConfig() *Config {
 		},
 		DefaultRules: true,
 		Exemplars: ExemplarsConfig{
-			Dangling:      DanglingKeep,
-			DanglingGrace: 30 * time.Second,
+			Dangling:          DanglingKeep,
+			DanglingGrace:     30 * time.Second,
+			DurationTolerance: 2 * time.Millisecond,
 		},
 		ExactJoin: ExactJoinConfig{
 			TraceIDAttribute: "trace_id",
@@ -226,6 +234,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Exemplars.DanglingGrace < 0 || cfg.Exemplars.DanglingGrace >= cfg.Index.TTL {
 		add("exemplars.dangling_grace: %s must be at least 0 and below index.ttl (%s)", cfg.Exemplars.DanglingGrace, cfg.Index.TTL)
+	}
+	if cfg.Exemplars.DurationTolerance < 0 {
+		add("exemplars.duration_tolerance: %s must not be negative (0 disables)", cfg.Exemplars.DurationTolerance)
 	}
 	for i, k := range cfg.Exemplars.FilteredAttributes {
 		if k == "" {

@@ -30,7 +30,7 @@ func TestLoadConfig(t *testing.T) {
 		{Metric: "checkout.duration", SpanKind: "server", Attributes: map[string]string{"route": "http.route"}, Unit: "ms"},
 		{MetricRegex: `queue\..*\.size`, SpanKind: "consumer", ValueAttribute: "messaging.batch.message_count"},
 	}
-	custom.Exemplars = ExemplarsConfig{MaxPerDataPoint: 4, FilteredAttributes: []string{"http.route"}, Dangling: DanglingReplace, DanglingGrace: 20 * time.Second}
+	custom.Exemplars = ExemplarsConfig{MaxPerDataPoint: 4, FilteredAttributes: []string{"http.route"}, Dangling: DanglingReplace, DanglingGrace: 20 * time.Second, DurationTolerance: time.Millisecond}
 	custom.ExactJoin = ExactJoinConfig{TraceIDAttribute: "traceId", SpanIDAttribute: "spanId", RemoveAttributes: true}
 	custom.Streams = StreamsConfig{MaxStreams: 1000, IdleTimeout: 5 * time.Minute}
 	custom.DeltaHold = DeltaHoldConfig{Delay: 15 * time.Second, MaxDataPoints: 5000}
@@ -70,6 +70,7 @@ func TestValidateNamesFieldAndValue(t *testing.T) {
 		{"max_per_data_point", func(c *Config) { c.Exemplars.MaxPerDataPoint = -1 }, []string{"exemplars.max_per_data_point", "-1"}},
 		{"dangling", func(c *Config) { c.Exemplars.Dangling = "fix" }, []string{"exemplars.dangling", `"fix"`}},
 		{"dangling_grace", func(c *Config) { c.Exemplars.DanglingGrace = 3 * time.Minute }, []string{"exemplars.dangling_grace", "3m0s"}},
+		{"tolerance", func(c *Config) { c.Exemplars.DurationTolerance = -time.Millisecond }, []string{"exemplars.duration_tolerance", "-1ms"}},
 		{"filtered", func(c *Config) { c.Exemplars.FilteredAttributes = []string{"a", ""} }, []string{"exemplars.filtered_attributes[1]"}},
 		{"trace_id_attribute", func(c *Config) { c.ExactJoin.TraceIDAttribute = "" }, []string{"exact_join.trace_id_attribute"}},
 		{"max_streams", func(c *Config) { c.Streams.MaxStreams = 0 }, []string{"streams.max_streams", "0"}},

@@ -469,6 +469,7 @@ func (pc *paramsCache) get(rule *rules.Rule, unit string) (*enrich.Params, bool)
 				return nil, false
 			}
 			p.UnitNanos = nanos
+			p.Tolerance = float64(pc.cfg.Exemplars.DurationTolerance.Nanoseconds()) / nanos
 		}
 	}
 	pc.m[k] = p

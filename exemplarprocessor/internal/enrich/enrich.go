@@ -44,12 +44,17 @@ const (
 )
 
 const (
-	// maxWalk bounds the spans visited per duration class list.
-	maxWalk = 512
-	// lateSlack is how much earlier than a window a span may end and still
-	// arrive after spans that end inside it: a list walk stops past it, and a
-	// bucket that grew without an exemplar waits this long for a late span.
+	// maxWalk bounds the spans visited per duration class list; peekWalk is
+	// the first, shallow pass over every class of a bucket.
+	maxWalk  = 512
+	peekWalk = 4
+	// lateSlack is how long a bucket that grew without an exemplar waits for
+	// a late span.
 	lateSlack = int64(60e9)
+	// clockSkew is how far ahead of the collector's clock an SDK's clock may
+	// run: a span that reached the collector more than this before a window
+	// opened cannot have ended inside it.
+	clockSkew = int64(10e9)
 )
 
 // Params are the per-metric settings.
@@ -67,6 +72,11 @@ type Params struct {
 	Dangling int
 	// DanglingGrace and TTL bound the exemplar ages that can be judged (ns).
 	DanglingGrace, TTL int64
+	// Tolerance is how far (in the metric's unit) a span's duration may lie
+	// outside a bucket that needs an exemplar and still fill it, its value
+	// clamped to the bucket: instrumentations time the metric and the span
+	// separately. 0 disables; only duration values use it.
+	Tolerance float64
 }
 
 // Point is a histogram data point seen through its bucket layout.
@@ -138,7 +148,28 @@ type candidate struct {
 	ref   spanindex.Ref
 	value float64
 	ok    bool
-	exact bool
+	rank  rank
+}
+
+// rank orders candidates for one bucket; a higher rank wins, then a later end.
+type rank uint8
+
+const (
+	rankNone rank = iota
+	// rankNearLate and rankNearFresh: duration within the tolerance of the
+	// bucket, value clamped; late means it ended before the previous point.
+	rankNearLate
+	rankNearFresh
+	// rankLate: ended before the previous point, arrived after it.
+	rankLate
+	// rankFresh: ended since the previous point (or in the window).
+	rankFresh
+	// rankExact: named by the data point's own trace/span IDs.
+	rankExact
+)
+
+func (c *candidate) beats(r rank, end uint64) bool {
+	return !c.ok || r > c.rank || (r == c.rank && end > c.ref.End)
 }
 
 // Reset points a (possibly reused) Enricher at r and t at time now. The
@@ -153,23 +184,38 @@ type window struct {
 	continuing bool
 	prevTime   uint64 // continuing cumulative: spans ending by here must be late
 	prevSeq    uint64
+	// seqFloor: spans numbered below it arrived too early to be candidates.
+	seqFloor uint64
 }
 
-func (e *Enricher) eligible(w *window, ref *spanindex.Ref, b int) bool {
+// eligible returns the rank a span would have as bucket b's candidate, or
+// rankNone when it cannot honestly be one.
+func (e *Enricher) eligible(w *window, ref *spanindex.Ref, b int) rank {
 	end := ref.End
 	if end <= e.prev[b].LastExemplar || end <= w.start || end > w.end {
-		return false
+		return rankNone
 	}
 	if !w.continuing {
-		return true
+		return rankFresh
 	}
 	if end > w.prevTime {
 		// Ended since the previous point: it can only explain growth.
-		return e.grown[b]
+		if e.grown[b] {
+			return rankFresh
+		}
+		return rankNone
 	}
 	// Ended before the previous point: one of this bucket's observations in
-	// (start, time] that arrived after the previous point was processed.
-	return ref.Seq >= w.prevSeq
+	// (start, time] that arrived after the previous point was processed. A
+	// bucket that did not grow now takes it only if it ended in the interval
+	// in which the bucket grew without an exemplar.
+	if ref.Seq < w.prevSeq {
+		return rankNone
+	}
+	if !e.grown[b] && (end <= e.prev[b].OwedFrom || end > e.prev[b].OwedTo) {
+		return rankNone
+	}
+	return rankLate
 }
 
 func resize[T any](s []T, n int) []T {
@@ -225,7 +271,7 @@ func (e *Enricher) Enrich(p *Point, key *spanindex.Key, stream uint64, exact []E
 	for b := range n {
 		if w.continuing {
 			e.grown[b] = p.Counts[b] > e.prev[b].Count
-			owed := e.prev[b].OwedSince > 0 && int64(p.Time-e.prev[b].OwedSince) <= lateSlack
+			owed := e.prev[b].OwedTo > 0 && int64(p.Time-e.prev[b].OwedTo) <= lateSlack
 			e.target[b] = e.grown[b] || owed
 		} else {
 			e.grown[b] = p.Counts[b] > 0
@@ -255,7 +301,18 @@ func (e *Enricher) Enrich(p *Point, key *spanindex.Key, stream uint64, exact []E
 		e.considerExact(p, &w, &exact[i], obs, hasObs, params, &res)
 	}
 	if key != nil {
-		e.search(p, &w, key, params)
+		low := w.start
+		if w.continuing {
+			// Non-late candidates end after the previous point; late ones
+			// arrived after it was processed (Seq >= prevSeq).
+			low = w.prevTime
+		}
+		w.seqFloor = e.reader.ArrivedSince(int64(low) - clockSkew)
+		if w.continuing {
+			w.seqFloor = min(w.seqFloor, w.prevSeq)
+		}
+		e.joinGroups(st, key)
+		e.search(p, &w, params)
 	}
 	kept := e.settleExisting(p, &res)
 	attached := e.attach(p, params, kept, &res)
@@ -277,11 +334,15 @@ func (e *Enricher) Enrich(p *Point, key *spanindex.Key, stream uint64, exact []E
 		if e.target[b] && !e.best[b].ok {
 			res.Unfilled++
 			if p.Cumulative {
-				// Owed from when it first grew, so a late span is awaited
-				// for a bounded time only.
-				st.Buckets[b].OwedSince = p.Time
+				// Owed for the interval it grew in, so a late span is
+				// awaited for a bounded time and only from that interval.
+				from := w.start
+				if w.continuing {
+					from = w.prevTime
+				}
+				st.Buckets[b].OwedFrom, st.Buckets[b].OwedTo = from, p.Time
 				if w.continuing && !e.grown[b] {
-					st.Buckets[b].OwedSince = e.prev[b].OwedSince
+					st.Buckets[b].OwedFrom, st.Buckets[b].OwedTo = e.prev[b].OwedFrom, e.prev[b].OwedTo
 				}
 			}
 		}
@@ -349,8 +410,11 @@ func (e *Enricher) mapPrevious(st *streams.State, p *Point) bool {
 		q := &e.prev[to]
 		q.Count += pb.Count
 		q.LastExemplar = max(q.LastExemplar, pb.LastExemplar)
-		if pb.OwedSince > 0 && (q.OwedSince == 0 || pb.OwedSince < q.OwedSince) {
-			q.OwedSince = pb.OwedSince
+		if pb.OwedTo > 0 {
+			if q.OwedTo == 0 || pb.OwedFrom < q.OwedFrom {
+				q.OwedFrom = pb.OwedFrom
+			}
+			q.OwedTo = max(q.OwedTo, pb.OwedTo)
 		}
 	}
 	return true
@@ -460,71 +524,153 @@ func (e *Enricher) spanValue(ref *spanindex.Ref, params *Params) float64 {
 }
 
 func (e *Enricher) considerExact(p *Point, w *window, x *Exact, obs float64, hasObs bool, params *Params, res *Result) {
-	v, ok := x.Value, x.HasValue
-	if !ok && hasObs {
-		v, ok = obs, true
+	if x.HasValue || hasObs {
+		v := x.Value
+		if !x.HasValue {
+			v = obs
+		}
+		// The measured value itself: it lies in the bucket that counted it.
+		if b := p.Layout.Of(v); b >= 0 && e.target[b] && e.eligible(w, &x.Ref, b) != rankNone {
+			e.offer(b, x.Ref, v, rankExact)
+		}
+		return
 	}
-	if !ok {
-		v = e.spanValue(&x.Ref, params)
-		ok = !math.IsNaN(v)
-	}
-	if !ok {
+	v := e.spanValue(&x.Ref, params)
+	if math.IsNaN(v) {
 		res.ExactValueUnknown++
 		return
 	}
-	b := p.Layout.Of(v)
-	if b < 0 || !e.target[b] || !e.eligible(w, &x.Ref, b) {
-		return
-	}
-	if c := e.best[b]; !c.exact || x.Ref.End > c.ref.End {
-		e.best[b] = candidate{ref: x.Ref, value: v, ok: true, exact: true}
+	if b, val, r := e.place(p, w, &x.Ref, v, params); b >= 0 && r != rankNone {
+		e.offer(b, x.Ref, val, rankExact)
 	}
 }
 
-// search looks for candidates for every target bucket still without one.
-func (e *Enricher) search(p *Point, w *window, key *spanindex.Key, params *Params) {
-	open := 0
-	for b, t := range e.target {
-		if t && !e.best[b].ok {
-			open++
+func (e *Enricher) offer(b int, ref spanindex.Ref, v float64, r rank) {
+	if c := &e.best[b]; c.beats(r, ref.End) {
+		*c = candidate{ref: ref, value: v, ok: true, rank: r}
+	}
+}
+
+// place returns the target bucket a span with value v can serve, the
+// exemplar value and the rank: its own bucket if that needs one, else a
+// neighbour within the tolerance with the value clamped inside it.
+func (e *Enricher) place(p *Point, w *window, ref *spanindex.Ref, v float64, params *Params) (int, float64, rank) {
+	b := p.Layout.Of(v)
+	if b >= 0 && e.target[b] {
+		if r := e.eligible(w, ref, b); r != rankNone {
+			return b, v, r
 		}
 	}
-	if open == 0 {
+	if params.Tolerance <= 0 {
+		return -1, 0, rankNone
+	}
+	for _, near := range [2]float64{v - params.Tolerance, v + params.Tolerance} {
+		nb := p.Layout.Of(near)
+		if nb < 0 || nb == b || !e.target[nb] {
+			continue
+		}
+		r := e.eligible(w, ref, nb)
+		if r == rankNone {
+			continue
+		}
+		if clamped, ok := clampInto(p.Layout, nb, v); ok {
+			return nb, clamped, r - (rankLate - rankNearLate)
+		}
+	}
+	return -1, 0, rankNone
+}
+
+// clampInto returns the value of bucket b nearest to v.
+func clampInto(l buckets.Layout, b int, v float64) (float64, bool) {
+	lo, hi := l.Range(b)
+	c := hi
+	if v <= lo {
+		c = math.Nextafter(lo, math.Inf(1))
+	}
+	// Bounds of exponential buckets are computed: step inwards until the
+	// exact mapping agrees.
+	for range 4 {
+		if l.Of(c) == b {
+			return c, true
+		}
+		if v <= lo {
+			c = math.Nextafter(c, math.Inf(1))
+		} else {
+			c = math.Nextafter(c, math.Inf(-1))
+		}
+	}
+	return 0, false
+}
+
+// joinGroups sets e.groups to the index groups key selects, from the
+// stream's cache while the index says they have not changed: a point's key
+// often has wildcards (dimensions of other rules) and would scan every group
+// of its service.
+func (e *Enricher) joinGroups(st *streams.State, key *spanindex.Key) {
+	gen := e.reader.Generation(key)
+	if gen != 0 && gen == st.GroupsGen {
+		e.groups = e.groups[:0]
+		for _, g := range st.Groups {
+			e.groups = append(e.groups, spanindex.GroupID(g))
+		}
 		return
 	}
 	e.groups = e.reader.Groups(key, e.groups[:0])
-	if len(e.groups) == 0 {
-		return
+	st.Groups, st.GroupsGen = st.Groups[:0], gen
+	for _, g := range e.groups {
+		st.Groups = append(st.Groups, uint32(g))
 	}
-	byDuration := params.ValueSlot < 0
-	if byDuration {
-		e.wanted = [128]uint16{}
-		for b, t := range e.target {
-			if !t || e.best[b].ok {
-				continue
-			}
-			lo, hi := p.Layout.Range(b)
-			if hi < 0 {
-				continue // durations are never negative
-			}
-			fLo, fHi := fineRange(lo, hi, params.UnitNanos)
-			for f := int(fLo); f <= int(fHi); f++ {
-				e.wanted[f]++
-			}
+}
+
+// search looks for a candidate for every target bucket still without one,
+// slowest bucket first. A bucket's duration classes are walked newest span
+// first until it has one; candidates for other target buckets met on the way
+// are kept too.
+func (e *Enricher) search(p *Point, w *window, params *Params) {
+	open := 0
+	for b, t := range e.target {
+		if t && e.best[b].rank < rankFresh {
+			open++
 		}
 	}
-	if len(e.stamp) < len(e.target) {
-		e.stamp = make([]uint32, len(e.target))
+	if open == 0 || len(e.groups) == 0 {
+		return
 	}
-	for _, g := range e.groups {
-		e.fines = e.reader.Fines(g, e.fines[:0])
-		for _, f := range e.fines {
-			want := open
-			if byDuration {
-				want = int(e.wanted[f])
+	if params.ValueSlot >= 0 {
+		// Attribute values are not ordered by duration class: walk every
+		// class of every group.
+		for _, g := range e.groups {
+			e.fines = e.reader.Fines(g, e.fines[:0])
+			for _, f := range e.fines {
+				e.walk(p, w, g, f, -1, maxWalk, params)
 			}
-			if want > 0 {
-				e.walk(p, w, g, f, want, params)
+		}
+		return
+	}
+	for b := len(e.target) - 1; b >= 0; b-- {
+		if !e.target[b] || e.best[b].rank >= rankFresh {
+			continue
+		}
+		lo, hi := p.Layout.Range(b)
+		if hi < 0 {
+			continue // durations are never negative
+		}
+		fLo, fHi := fineRange(lo-params.Tolerance, hi+params.Tolerance, params.UnitNanos)
+		// Breadth first: the newest spans of every class in the bucket's
+		// range usually hold a candidate; walk deep only when they do not.
+		// A fresh in-bucket span ends the search; a late or near one is
+		// kept while a better one may still turn up.
+	passes:
+		for _, limit := range [2]int{peekWalk, maxWalk} {
+			for f := int(fHi); f >= int(fLo); f-- {
+				for _, g := range e.groups {
+					if e.walk(p, w, g, uint8(f), b, limit, params) {
+						break passes
+					}
+				}
+			}
+			if e.best[b].rank >= rankLate {
+				break // in the bucket; only near ones go deeper
 			}
 		}
 	}
@@ -542,37 +688,47 @@ func fineRange(lo, hi, unitNanos float64) (uint8, uint8) {
 	return fLo, fHi
 }
 
-// walk visits one duration class of a group, newest first, until every
-// target bucket the class can serve has a candidate from it.
-func (e *Enricher) walk(p *Point, w *window, g spanindex.GroupID, fine uint8, want int, params *Params) {
-	e.stampN++
+// walk visits one duration class of a group, newest first, and reports
+// whether bucket want (-1: none in particular) got a fresh in-bucket
+// candidate. Every span offers itself to the target bucket it can serve.
+func (e *Enricher) walk(p *Point, w *window, g spanindex.GroupID, fine uint8, want, limit int, params *Params) bool {
 	it := e.reader.List(g, fine)
-	floor := int64(w.start) - lateSlack
-	if w.continuing {
-		floor = int64(w.prevTime) - lateSlack
+	if !e.reachable(w, &it, want) {
+		return false
 	}
-	for visited := 0; visited < maxWalk && want > 0; visited++ {
-		ref, ok := it.Next()
+	for visited := 0; visited < limit; visited++ {
+		// Lists run newest first: below the floor the rest arrived earlier still.
+		ref, ok := it.Next(w.seqFloor)
 		if !ok {
-			return
+			return false
 		}
-		if int64(ref.End) < floor && (!w.continuing || ref.Seq < w.prevSeq) {
-			return // older arrivals end earlier still
-		}
-		v := e.spanValue(&ref, params)
-		b := p.Layout.Of(v)
-		if b < 0 || !e.target[b] || e.stamp[b] == e.stampN {
+		b, v, r := e.place(p, w, &ref, e.spanValue(&ref, params), params)
+		if b < 0 {
 			continue
 		}
-		if !e.eligible(w, &ref, b) {
-			continue
-		}
-		e.stamp[b] = e.stampN
-		want--
-		if c := e.best[b]; !c.ok || (!c.exact && ref.End > c.ref.End) {
-			e.best[b] = candidate{ref: ref, value: v, ok: true}
+		e.offer(b, ref, v, r)
+		if b == want && r == rankFresh {
+			return true
 		}
 	}
+	return false
+}
+
+// reachable tells from a list's head alone whether it can hold a candidate:
+// some span must end inside the window and after the bucket's last exemplar,
+// and, in a continuing window, spans that ended by the previous point count
+// only if they arrived after it.
+func (e *Enricher) reachable(w *window, it *spanindex.Iter, want int) bool {
+	maxEnd := it.MaxEnd()
+	if maxEnd <= w.start || (want >= 0 && maxEnd <= e.prev[want].LastExemplar) {
+		return false
+	}
+	if head := it.HeadSeq(); head < w.seqFloor {
+		return false
+	} else if w.continuing && maxEnd <= w.prevTime && head < w.prevSeq {
+		return false
+	}
+	return true
 }
 
 // attach appends the chosen exemplars, slowest buckets first when capped,
@@ -605,7 +761,7 @@ func (e *Enricher) attach(p *Point, params *Params, kept int, res *Result) int {
 		if params.FilteredAttributes {
 			e.filtered(ex, c.ref)
 		}
-		if c.exact {
+		if c.rank == rankExact {
 			res.Exact++
 		} else {
 			res.Matched++

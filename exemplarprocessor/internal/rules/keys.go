@@ -65,11 +65,36 @@ func (s *Set) SpanKey(k *spanindex.Key, span ptrace.Span) *spanindex.Key {
 				break
 			}
 		}
+		if !found && d.RouteFromName {
+			if route, ok := RouteFromSpanName(span.Name()); ok {
+				k.AddString(route)
+				found = true
+			}
+		}
 		if !found {
 			k.AddAbsent()
 		}
 	}
 	return k
+}
+
+// RouteFromSpanName returns the route of an HTTP server span named
+// "{method} {route}" per the semantic conventions, e.g. "GET /items/{id}".
+func RouteFromSpanName(name string) (string, bool) {
+	sp := strings.IndexByte(name, ' ')
+	if sp <= 0 || sp+1 >= len(name) || name[sp+1] != '/' {
+		return "", false
+	}
+	for i := 0; i < sp; i++ {
+		if c := name[i]; (c < 'A' || c > 'Z') && c != '_' {
+			return "", false
+		}
+	}
+	route := name[sp+1:]
+	if strings.IndexByte(route, ' ') >= 0 {
+		return "", false
+	}
+	return route, true
 }
 
 // PointKey fills k with what a data point of rule r requires of a span:

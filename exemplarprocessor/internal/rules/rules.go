@@ -64,6 +64,10 @@ type Dim struct {
 	Name string
 	// SpanKeys are the span attribute names read for it, in order.
 	SpanKeys []string
+	// RouteFromName takes http.route from a span named "{method} {route}"
+	// when no attribute carries it: otelhttp.NewHandler around a ServeMux
+	// names the span after the matched pattern but sets no http.route.
+	RouteFromName bool
 }
 
 // Set is every compiled rule plus what the span side must extract for them.
@@ -239,7 +243,7 @@ func (s *Set) dim(kind ptrace.SpanKind, canon string) int {
 			return i
 		}
 	}
-	s.dims[kind] = append(s.dims[kind], Dim{Name: canon, SpanKeys: spanKeysFor(canon, kind)})
+	s.dims[kind] = append(s.dims[kind], Dim{Name: canon, SpanKeys: spanKeysFor(canon, kind), RouteFromName: canon == "http.route"})
 	return len(s.dims[kind]) - 1
 }
 

@@ -181,6 +181,9 @@ type storedVal struct {
 type fineHead struct {
 	fine uint8
 	head uint32 // pos+1 of the newest span, 0 = none
+	// maxEnd bounds the end time of every span on the list, so a search can
+	// skip a list that cannot reach its window without reading records.
+	maxEnd uint64
 }
 
 type group struct {
@@ -198,14 +201,21 @@ type groupTable struct {
 	groups []group // index 0 unused
 	free   []GroupID
 	byHash map[uint64]GroupID
-	byRK   map[uint64][]GroupID
+	byRK   map[uint64]*rkBucket
+	gen    uint64
 	live   int
+}
+
+// rkBucket is every group of one resource identity and span kind.
+type rkBucket struct {
+	ids []GroupID
+	gen uint64 // changes with ids, never repeats
 }
 
 func (gt *groupTable) init(maphash.Seed) {
 	gt.groups = make([]group, 1)
 	gt.byHash = map[uint64]GroupID{}
-	gt.byRK = map[uint64][]GroupID{}
+	gt.byRK = map[uint64]*rkBucket{}
 }
 
 func (gt *groupTable) matches(g *group, k *Key) bool {
@@ -251,24 +261,32 @@ func (gt *groupTable) intern(k *Key) GroupID {
 	}
 	*g = group{hash: h, rkHash: k.rkHash, kind: k.kind, resource: k.resource, vals: vals, sameHash: gt.byHash[h]}
 	gt.byHash[h] = id
-	gt.byRK[k.rkHash] = append(gt.byRK[k.rkHash], id)
+	b := gt.byRK[k.rkHash]
+	if b == nil {
+		b = &rkBucket{}
+		gt.byRK[k.rkHash] = b
+	}
+	b.ids = append(b.ids, id)
+	gt.gen++
+	b.gen = gt.gen
 	gt.live++
 	return id
 }
 
 // push makes pos+1 the newest span of (id, fine) and returns the previous
 // newest, taking a reference on the group.
-func (gt *groupTable) push(id GroupID, fine uint8, posPlus1 uint32) uint32 {
+func (gt *groupTable) push(id GroupID, fine uint8, posPlus1 uint32, end uint64) uint32 {
 	g := &gt.groups[id]
 	g.refs++
 	for i := range g.heads {
-		if g.heads[i].fine == fine {
-			prev := g.heads[i].head
-			g.heads[i].head = posPlus1
+		if h := &g.heads[i]; h.fine == fine {
+			prev := h.head
+			h.head = posPlus1
+			h.maxEnd = max(h.maxEnd, end)
 			return prev
 		}
 	}
-	g.heads = append(g.heads, fineHead{fine: fine, head: posPlus1})
+	g.heads = append(g.heads, fineHead{fine: fine, head: posPlus1, maxEnd: end})
 	return 0
 }
 
@@ -294,18 +312,18 @@ func (gt *groupTable) release(id GroupID) {
 			}
 		}
 	}
-	list := gt.byRK[g.rkHash]
-	for i, other := range list {
+	b := gt.byRK[g.rkHash]
+	for i, other := range b.ids {
 		if other == id {
-			list[i] = list[len(list)-1]
-			list = list[:len(list)-1]
+			b.ids[i] = b.ids[len(b.ids)-1]
+			b.ids = b.ids[:len(b.ids)-1]
 			break
 		}
 	}
-	if len(list) == 0 {
+	gt.gen++
+	b.gen = gt.gen
+	if len(b.ids) == 0 {
 		delete(gt.byRK, g.rkHash)
-	} else {
-		gt.byRK[g.rkHash] = list
 	}
 	*g = group{}
 	gt.free = append(gt.free, id)

@@ -326,7 +326,7 @@ func (w *Writer) InsertHashed(s *Span, h uint64, key *Key) (Outcome, Ref) {
 	binary.LittleEndian.PutUint64(r.dur[:], uint64(rawDuration(s)))
 	if key != nil {
 		r.group = idx.groups.intern(key)
-		r.next = idx.groups.push(r.group, Fine(r.duration()), pos+1)
+		r.next = idx.groups.push(r.group, Fine(r.duration()), pos+1, s.End)
 	}
 	idx.count++
 	idx.seq++

@@ -159,7 +159,7 @@ func collect(idx *Index, k *Key, fine uint8) []uint64 {
 	var out []uint64
 	for _, g := range r.Groups(k, nil) {
 		it := r.List(g, fine)
-		for ref, ok := it.Next(); ok; ref, ok = it.Next() {
+		for ref, ok := it.Next(0); ok; ref, ok = it.Next(0) {
 			out = append(out, binary.BigEndian.Uint64(ref.SpanID[:]))
 		}
 	}

@@ -22,6 +22,28 @@ func (r Reader) End() { r.idx.mu.RUnlock() }
 // indexed from now on has a Seq at least this large.
 func (r Reader) NextSeq() uint64 { return r.idx.seq }
 
+// ArrivedSince returns a sequence number below which every span arrived
+// before t (Unix ns), to checkpoint resolution: spans are numbered in
+// arrival order, so a walk from newest to oldest can stop there.
+func (r Reader) ArrivedSince(t int64) uint64 {
+	idx := r.idx
+	n := len(idx.checkpoints)
+	lo, hi := 0, idx.cpLen-1
+	if hi < 0 || idx.checkpoints[idx.cpHead%n].t > t {
+		return idx.tailSeq()
+	}
+	// The last checkpoint at or before t: its spans may have arrived after t.
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if idx.checkpoints[(idx.cpHead+mid)%n].t <= t {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return max(idx.checkpoints[(idx.cpHead+lo)%n].seq, idx.tailSeq())
+}
+
 // Lookup finds the indexed span with these IDs.
 func (r Reader) Lookup(tid [16]byte, sid [8]byte) (Ref, bool) {
 	idx := r.idx
@@ -31,6 +53,19 @@ func (r Reader) Lookup(tid [16]byte, sid [8]byte) (Ref, bool) {
 	}
 	pos := idx.posOfSeq(seq)
 	return idx.ref(pos, idx.rec(pos)), true
+}
+
+// Generation changes whenever a group with k's resource identity and span
+// kind appears or goes; 0 means there is none. A caller may keep the result
+// of Groups for a key while the generation stays the same.
+func (r Reader) Generation(k *Key) uint64 {
+	if !k.kindSet {
+		return 0
+	}
+	if b := r.idx.groups.byRK[k.rkHash]; b != nil {
+		return b.gen
+	}
+	return 0
 }
 
 // Groups appends to dst the live groups that k selects: the one equal to k,
@@ -46,9 +81,11 @@ func (r Reader) Groups(k *Key, dst []GroupID) []GroupID {
 		}
 		return dst
 	}
-	for _, id := range gt.byRK[k.rkHash] {
-		if gt.matches(&gt.groups[id], k) {
-			dst = append(dst, id)
+	if b := gt.byRK[k.rkHash]; b != nil {
+		for _, id := range b.ids {
+			if gt.matches(&gt.groups[id], k) {
+				dst = append(dst, id)
+			}
 		}
 	}
 	return dst
@@ -76,6 +113,7 @@ type Iter struct {
 	idx     *Index
 	group   GroupID
 	fine    uint8
+	maxEnd  uint64
 	next    uint32 // pos+1
 	lastAge uint32
 	started bool
@@ -86,15 +124,30 @@ func (r Reader) List(id GroupID, fine uint8) Iter {
 	it := Iter{idx: r.idx, group: id, fine: fine}
 	for _, h := range r.idx.groups.groups[id].heads {
 		if h.fine == fine {
-			it.next = h.head
+			it.next, it.maxEnd = h.head, h.maxEnd
 			break
 		}
 	}
 	return it
 }
 
-// Next returns the next older span of the list.
-func (it *Iter) Next() (Ref, bool) {
+// MaxEnd bounds the end time of every span the iterator can return; 0 for
+// an empty list.
+func (it *Iter) MaxEnd() uint64 { return it.maxEnd }
+
+// HeadSeq is the sequence number of the list's newest span, read from its
+// position only; 0 for an empty list. Only meaningful before Next.
+func (it *Iter) HeadSeq() uint64 {
+	if it.next == 0 || !it.idx.live(it.next-1) {
+		return 0
+	}
+	return it.idx.seqOf(it.next - 1)
+}
+
+// Next returns the next older span of the list, ending the list at spans
+// numbered below floor: their record is never read (at scale, every record
+// read is a cache miss).
+func (it *Iter) Next(floor uint64) (Ref, bool) {
 	idx := it.idx
 	if it.next == 0 {
 		return Ref{}, false
@@ -103,7 +156,7 @@ func (it *Iter) Next() (Ref, bool) {
 	// A link to an evicted span may point at a position the ring has reused
 	// for a newer span: only strictly older, live positions continue a list.
 	age := idx.age(pos)
-	if !idx.live(pos) || (it.started && age <= it.lastAge) {
+	if !idx.live(pos) || (it.started && age <= it.lastAge) || idx.seqOf(pos) < floor {
 		it.next = 0
 		return Ref{}, false
 	}

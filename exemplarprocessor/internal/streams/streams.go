@@ -20,10 +20,10 @@ type Bucket struct {
 	// LastExemplar is the timestamp of the newest exemplar seen on the
 	// bucket; new exemplars must be later.
 	LastExemplar uint64
-	// OwedSince is the time of the point at which the bucket grew without
-	// getting an exemplar, 0 when nothing is owed: a span that arrives late
-	// may still fill it on a later point.
-	OwedSince uint64
+	// OwedFrom and OwedTo are the interval in which the bucket grew without
+	// getting an exemplar (OwedTo 0 when nothing is owed): a span that ended
+	// in it and arrives late may still fill the bucket on a later point.
+	OwedFrom, OwedTo uint64
 }
 
 // State is the remembered previous point of a stream.
@@ -43,6 +43,10 @@ type State struct {
 	PosLen    int
 	NegOffset int32
 	Buckets   []Bucket
+	// Groups caches the span index's join groups for the stream's key while
+	// the index's GroupsGen for it stays the same.
+	Groups    []uint32
+	GroupsGen uint64
 
 	hash       uint64
 	lastSeen   int64
@@ -100,8 +104,8 @@ func (t *Table) Get(hash uint64, now int64) (st *State, isNew bool) {
 		t.slots = append(t.slots, State{})
 		i = int32(len(t.slots) - 1)
 	}
-	buckets := t.slots[i].Buckets[:0]
-	t.slots[i] = State{hash: hash, lastSeen: now, Buckets: buckets}
+	buckets, groups := t.slots[i].Buckets[:0], t.slots[i].Groups[:0]
+	t.slots[i] = State{hash: hash, lastSeen: now, Buckets: buckets, Groups: groups}
 	t.byHash[hash] = i
 	t.pushFront(i)
 	return &t.slots[i], true
