@@ -49,10 +49,10 @@ func (s *Set) ResourceKey(k *spanindex.Key, res pcommon.Map) {
 // join dimensions of span. It returns nil when no rule joins spans of the
 // span's kind: such spans are indexed for their IDs only.
 func (s *Set) SpanKey(k *spanindex.Key, span ptrace.Span) *spanindex.Key {
-	dims := s.Dims(span.Kind())
-	if len(dims) == 0 {
+	if !s.Joined(span.Kind()) {
 		return nil
 	}
+	dims := s.Dims(span.Kind())
 	k.TruncateToResource()
 	k.SetKind(uint8(span.Kind()))
 	attrs := span.Attributes()

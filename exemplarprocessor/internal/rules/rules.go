@@ -74,6 +74,7 @@ type Dim struct {
 type Set struct {
 	rules        []Rule
 	dims         [6][]Dim // by ptrace span kind
+	joined       [6]bool  // some rule joins spans of this kind
 	resourceKeys []string
 	valueAttrs   []string
 	filtered     []string
@@ -196,6 +197,7 @@ func (s *Set) add(spec Spec, name string) error {
 		return fmt.Errorf("%s.span_kind: %q is not one of server, client, producer, consumer, internal", name, spec.SpanKind)
 	}
 	r.Kind = kind
+	s.joined[kind] = true
 	if spec.Unit != "" && spec.ValueAttribute == "" {
 		if _, ok := UnitNanos(spec.Unit); !ok {
 			return fmt.Errorf("%s.unit: %q is not a duration unit (ns, us, ms, s, min, h)", name, spec.Unit)
@@ -272,6 +274,11 @@ func (s *Set) Lookup(metric string) (*Rule, bool) {
 		return nil, false
 	}
 	return &s.rules[i], true
+}
+
+// Joined reports whether some rule joins spans of kind.
+func (s *Set) Joined(kind ptrace.SpanKind) bool {
+	return kind >= 0 && int(kind) < len(s.joined) && s.joined[kind]
 }
 
 // Dims returns the span dimensions indexed for a span kind.
