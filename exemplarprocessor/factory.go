@@ -70,7 +70,7 @@ func (f *factory) createMetrics(ctx context.Context, set processor.Settings, cfg
 	}
 	return processorhelper.NewMetrics(ctx, set, cfg, next, mp.process,
 		processorhelper.WithCapabilities(capabilities),
-		processorhelper.WithStart(c.start),
+		processorhelper.WithStart(mp.start),
 		processorhelper.WithShutdown(shutdownOnce(mp.shutdown, release)))
 }
 

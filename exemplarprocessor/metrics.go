@@ -6,18 +6,27 @@ package exemplarprocessor // import "github.com/otelcol-exemplar/otelcol-exempla
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
+	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/buckets"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/enrich"
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/hold"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/identity"
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/merge"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/metadata"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/rules"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
@@ -51,6 +60,13 @@ type metricsProcessor struct {
 	hasher    identity.Hasher
 	params    paramsCache
 	enrichers sync.Pool
+	next      consumer.Metrics
+
+	// hold keeps delta batches back for late spans; nil when disabled.
+	hold       *hold.Queue
+	tick       time.Duration
+	stop, done chan struct{}
+	lastErrLog atomic.Int64
 
 	optReason   map[string]metric.AddOption
 	optJoin     [2]metric.AddOption // exact, match
@@ -60,13 +76,14 @@ type metricsProcessor struct {
 	optStreams  [2]metric.AddOption // capacity, idle
 }
 
-func newMetricsProcessor(c *core, set processor.Settings, _ consumer.Metrics) (*metricsProcessor, error) {
+func newMetricsProcessor(c *core, set processor.Settings, next consumer.Metrics) (*metricsProcessor, error) {
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
 	mp := &metricsProcessor{
 		core:        c,
+		next:        next,
 		telemetry:   tb,
 		hasher:      identity.New(),
 		optReason:   map[string]metric.AddOption{},
@@ -88,6 +105,14 @@ func newMetricsProcessor(c *core, set processor.Settings, _ consumer.Metrics) (*
 		o.Observe(int64(c.streams.Len()))
 		return nil
 	})
+	if err == nil && c.cfg.DeltaHold.Delay > 0 {
+		mp.hold = hold.New(c.cfg.DeltaHold.Delay.Nanoseconds(), c.cfg.DeltaHold.MaxDataPoints)
+		mp.tick = min(max(c.cfg.DeltaHold.Delay/10, 10*time.Millisecond), time.Second)
+		err = tb.RegisterProcessorExemplarHoldDatapointsCallback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(mp.hold.Points()))
+			return nil
+		})
+	}
 	if err != nil {
 		tb.Shutdown()
 		return nil, err
@@ -95,16 +120,131 @@ func newMetricsProcessor(c *core, set processor.Settings, _ consumer.Metrics) (*
 	return mp, nil
 }
 
-func (mp *metricsProcessor) shutdown(context.Context) error {
-	mp.telemetry.Shutdown()
+func (mp *metricsProcessor) start(ctx context.Context, host component.Host) error {
+	if err := mp.core.start(ctx, host); err != nil {
+		return err
+	}
+	if mp.hold != nil {
+		mp.stop, mp.done = make(chan struct{}), make(chan struct{})
+		go mp.releaseLoop()
+	}
 	return nil
 }
 
+// shutdown stops the hold's timer and delivers everything still held,
+// returning the next consumer's errors: nothing is kept after Shutdown.
+func (mp *metricsProcessor) shutdown(ctx context.Context) error {
+	defer mp.telemetry.Shutdown()
+	if mp.hold == nil {
+		return nil
+	}
+	if mp.stop != nil {
+		close(mp.stop)
+		<-mp.done
+		mp.stop = nil
+	}
+	var errs []error
+	for _, h := range mp.hold.Drain() {
+		if err := mp.deliver(ctx, h); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func (mp *metricsProcessor) process(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	if mp.hold != nil && mp.holdable(md) && mp.hold.Add(md, mp.core.clock.Now().UnixNano()) {
+		// Held: delivered by the timer (or Shutdown) once late spans had
+		// time to arrive. A full hold processes the batch now instead.
+		return md, processorhelper.ErrSkipProcessingData
+	}
+	mp.enrich(ctx, md)
+	return md, nil
+}
+
+func (mp *metricsProcessor) enrich(ctx context.Context, md pmetric.Metrics) {
 	var st metricStats
 	mp.enrichMetrics(md, &st)
 	mp.record(ctx, &st)
-	return md, nil
+}
+
+// holdable reports whether md has a delta histogram a rule selects.
+func (mp *metricsProcessor) holdable(md pmetric.Metrics) bool {
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		sms := rms.At(i).ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			ms := sms.At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				m := ms.At(k)
+				var t pmetric.AggregationTemporality
+				switch m.Type() {
+				case pmetric.MetricTypeHistogram:
+					t = m.Histogram().AggregationTemporality()
+				case pmetric.MetricTypeExponentialHistogram:
+					t = m.ExponentialHistogram().AggregationTemporality()
+				default:
+					continue
+				}
+				if t != pmetric.AggregationTemporalityDelta {
+					continue
+				}
+				if _, ok := mp.core.rules.Lookup(m.Name()); ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (mp *metricsProcessor) releaseLoop() {
+	defer close(mp.done)
+	t := time.NewTicker(mp.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-mp.stop:
+			return
+		case <-t.C:
+			mp.releaseDue(context.Background())
+		}
+	}
+}
+
+// releaseDue delivers the held batches whose delay has passed. A batch the
+// next consumer refuses with a retryable error stays held, with those after
+// it, and is tried again on the next tick; a permanent error drops it. Either
+// is counted and logged at most every ten seconds.
+func (mp *metricsProcessor) releaseDue(ctx context.Context) {
+	now := mp.core.clock.Now().UnixNano()
+	due := mp.hold.Due(now)
+	for i, h := range due {
+		err := mp.deliver(ctx, h)
+		if err == nil {
+			continue
+		}
+		mp.telemetry.ProcessorExemplarHoldReleaseErrors.Add(ctx, 1)
+		permanent := consumererror.IsPermanent(err)
+		if last := mp.lastErrLog.Load(); now-last >= int64(10*time.Second) && mp.lastErrLog.CompareAndSwap(last, now) {
+			mp.core.logger.Warn("Next consumer refused a held metric batch", zap.Error(err), zap.Bool("dropped", permanent))
+		}
+		if permanent {
+			continue
+		}
+		due[i].Enriched = true
+		mp.hold.Retry(due[i:], now)
+		return
+	}
+}
+
+// deliver enriches a held batch, now that late spans had time to arrive, and
+// passes it on.
+func (mp *metricsProcessor) deliver(ctx context.Context, h hold.Held) error {
+	if !h.Enriched {
+		mp.enrich(ctx, h.MD)
+	}
+	return mp.next.ConsumeMetrics(ctx, h.MD)
 }
 
 // metricStats counts one batch's outcomes for telemetry.
@@ -170,6 +310,7 @@ type batch struct {
 	counts   []uint64
 	bounds   []float64
 	exact    []enrich.Exact
+	exactBy  []exactOf // per original point of the current metric
 	pt       enrich.Point
 	explicit buckets.Explicit
 	expo     buckets.Exponential
@@ -234,44 +375,101 @@ func (bt *batch) metric(res pcommon.Map, scopeHash uint64, m pmetric.Metric) {
 		return
 	}
 	metricHash := identity.Combine(scopeHash, bt.mp.hasher.String(m.Name()))
+	cfg := &bt.mp.core.cfg.ExactJoin
+	keys := merge.Keys{TraceID: cfg.TraceIDAttribute, SpanID: cfg.SpanIDAttribute}
+	var merged merge.Result
 	if m.Type() == pmetric.MetricTypeHistogram {
 		dps := m.Histogram().DataPoints()
 		cumulative := m.Histogram().AggregationTemporality() == pmetric.AggregationTemporalityCumulative
 		for i := 0; i < dps.Len(); i++ {
 			dp := dps.At(i)
-			p, valid := bt.explicitPoint(dp, cumulative)
-			bt.point(p, valid, res, rule, metricHash, dp.Attributes(), params)
+			bt.collectExact(i, dp.Attributes(), dp.Count(), dp.Sum(), dp.HasSum())
 		}
-		return
+		if cfg.RemoveAttributes {
+			merged = merge.Histograms(bt.mp.hasher, dps, keys)
+		}
+		for i := 0; i < dps.Len(); i++ {
+			dp := dps.At(i)
+			p, valid := bt.explicitPoint(dp, cumulative)
+			bt.point(p, valid, res, rule, metricHash, dp.Attributes(), bt.exactFor(i, merged.Sources), params)
+		}
+	} else {
+		dps := m.ExponentialHistogram().DataPoints()
+		cumulative := m.ExponentialHistogram().AggregationTemporality() == pmetric.AggregationTemporalityCumulative
+		for i := 0; i < dps.Len(); i++ {
+			dp := dps.At(i)
+			bt.collectExact(i, dp.Attributes(), dp.Count(), dp.Sum(), dp.HasSum())
+		}
+		if cfg.RemoveAttributes {
+			merged = merge.ExponentialHistograms(bt.mp.hasher, dps, keys)
+		}
+		for i := 0; i < dps.Len(); i++ {
+			dp := dps.At(i)
+			p, valid := bt.exponentialPoint(dp, cumulative)
+			bt.point(p, valid, res, rule, metricHash, dp.Attributes(), bt.exactFor(i, merged.Sources), params)
+		}
 	}
-	dps := m.ExponentialHistogram().DataPoints()
-	cumulative := m.ExponentialHistogram().AggregationTemporality() == pmetric.AggregationTemporalityCumulative
-	for i := 0; i < dps.Len(); i++ {
-		dp := dps.At(i)
-		p, valid := bt.exponentialPoint(dp, cumulative)
-		bt.point(p, valid, res, rule, metricHash, dp.Attributes(), params)
+	bt.st.merged += uint64(merged.Merged)
+	bt.st.boundsDiffer += uint64(merged.BoundsDiffer)
+	bt.exactBy = bt.exactBy[:0]
+}
+
+type exactOf struct {
+	x  enrich.Exact
+	ok bool
+}
+
+// collectExact records the span the i-th point names by its trace/span ID
+// attributes. When points are merged and the point counted exactly one
+// observation, its sum is that observation's value: the exemplar carries the
+// measured value instead of the span's duration.
+func (bt *batch) collectExact(i int, attrs pcommon.Map, count uint64, sum float64, hasSum bool) {
+	for len(bt.exactBy) <= i {
+		bt.exactBy = append(bt.exactBy, exactOf{})
 	}
+	x, ok := bt.exactSpan(attrs)
+	if ok && bt.mp.core.cfg.ExactJoin.RemoveAttributes && count == 1 && hasSum {
+		x.Value, x.HasValue = sum, true
+	}
+	bt.exactBy[i] = exactOf{x: x, ok: ok}
+}
+
+// exactFor returns the exact spans of the point now at index i: its own, or
+// those of every point merged into it.
+func (bt *batch) exactFor(i int, sources [][]int) []enrich.Exact {
+	bt.exact = bt.exact[:0]
+	if sources == nil {
+		if e := bt.exactBy[i]; e.ok {
+			bt.exact = append(bt.exact, e.x)
+		}
+		return bt.exact
+	}
+	for _, j := range sources[i] {
+		if e := bt.exactBy[j]; e.ok {
+			bt.exact = append(bt.exact, e.x)
+		}
+	}
+	return bt.exact
 }
 
 // point enriches one point and counts the outcome. rule is nil when no rule
 // selects the metric: then only the point's own trace/span IDs can join.
-func (bt *batch) point(p *enrich.Point, valid bool, res pcommon.Map, rule *rules.Rule, metricHash uint64, attrs pcommon.Map, params *enrich.Params) {
+func (bt *batch) point(p *enrich.Point, valid bool, res pcommon.Map, rule *rules.Rule, metricHash uint64, attrs pcommon.Map, exact []enrich.Exact, params *enrich.Params) {
 	st := bt.st
 	if !valid {
 		st.notEnrichedBy(reasonInvalidPoint, 1)
 		return
 	}
-	bt.exact = bt.exactSpans(attrs, bt.exact[:0])
 	var key *spanindex.Key
 	if rule != nil {
 		bt.mp.core.rules.PointKey(bt.key, res, rule, attrs)
 		key = bt.key
-	} else if len(bt.exact) == 0 {
+	} else if len(exact) == 0 {
 		st.notEnrichedBy(reasonNoRule, 1)
 		return
 	}
 	stream := identity.Combine(metricHash, bt.mp.hasher.Map(attrs))
-	out := bt.e.Enrich(p, key, stream, bt.exact, params)
+	out := bt.e.Enrich(p, key, stream, exact, params)
 	st.exact += uint64(out.Exact)
 	st.matched += uint64(out.Matched)
 	st.unfilled += uint64(out.Unfilled)
@@ -286,27 +484,27 @@ func (bt *batch) point(p *enrich.Point, valid bool, res pcommon.Map, rule *rules
 	}
 }
 
-// exactSpans appends the span named by a point's trace/span ID attributes.
-func (bt *batch) exactSpans(attrs pcommon.Map, dst []enrich.Exact) []enrich.Exact {
+// exactSpan finds the span named by a point's trace/span ID attributes.
+func (bt *batch) exactSpan(attrs pcommon.Map) (enrich.Exact, bool) {
 	cfg := &bt.mp.core.cfg.ExactJoin
 	tv, ok1 := attrs.Get(cfg.TraceIDAttribute)
 	sv, ok2 := attrs.Get(cfg.SpanIDAttribute)
 	if !ok1 && !ok2 {
-		return dst
+		return enrich.Exact{}, false
 	}
 	var tid [16]byte
 	var sid [8]byte
 	if !ok1 || !ok2 || !decodeID(tid[:], tv) || !decodeID(sid[:], sv) {
 		bt.st.exactOutcome(exactInvalidID)
-		return dst
+		return enrich.Exact{}, false
 	}
 	ref, found := bt.r.Lookup(tid, sid)
 	if !found {
 		bt.st.exactOutcome(exactNotFound)
-		return dst
+		return enrich.Exact{}, false
 	}
 	bt.st.exactOutcome(exactJoined)
-	return append(dst, enrich.Exact{Ref: ref})
+	return enrich.Exact{Ref: ref}, true
 }
 
 // decodeID decodes a hex ID of exactly len(dst) bytes, in any case.

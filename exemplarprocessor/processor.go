@@ -61,7 +61,7 @@ func newCore(cfg *Config, set component.TelemetrySettings, clk clock) (*core, er
 		rules:   ruleSet,
 		index:   idx,
 		streams: streams.New(cfg.Streams.MaxStreams, cfg.Streams.IdleTimeout),
-		dups:    duplog.New(set.Logger, cfg.Duplicates.LogInterval),
+		dups:    duplog.New(cfg.Duplicates.LogInterval),
 	}
 	c.keys.New = func() any { return idx.NewKey() }
 	return c, nil

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/duplog"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/metadata"
@@ -25,6 +26,7 @@ import (
 // attributes.
 type tracesProcessor struct {
 	core      *core
+	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
 	drop      bool
 	batches   sync.Pool
@@ -45,6 +47,7 @@ func newTracesProcessor(c *core, set processor.Settings) (*tracesProcessor, erro
 	}
 	tp := &tracesProcessor{
 		core:              c,
+		logger:            set.Logger,
 		telemetry:         tb,
 		drop:              c.cfg.Duplicates.Action == ActionDropReplays,
 		optReplay:         attrOpt("kind", "replay"),
@@ -188,11 +191,11 @@ func (tp *tracesProcessor) insert(w *spanindex.Writer, sb *spanBatch, k int, s *
 		} else {
 			span.Attributes().PutStr(c.cfg.Duplicates.Attribute, "replay")
 		}
-		c.dups.Report(now, serviceName(res), duplog.Replay, duplog.Example{TraceID: s.TraceID, SpanID: s.SpanID, Name: span.Name()})
+		c.dups.Report(tp.logger, now, serviceName(res), duplog.Replay, duplog.Example{TraceID: s.TraceID, SpanID: s.SpanID, Name: span.Name()})
 	case spanindex.Collision:
 		st.collisions++
 		span.Attributes().PutStr(c.cfg.Duplicates.Attribute, "collision")
-		c.dups.Report(now, serviceName(res), duplog.Collision, duplog.Example{TraceID: s.TraceID, SpanID: s.SpanID, Name: span.Name()})
+		c.dups.Report(tp.logger, now, serviceName(res), duplog.Collision, duplog.Example{TraceID: s.TraceID, SpanID: s.SpanID, Name: span.Name()})
 	}
 }
 

@@ -22,7 +22,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/duplog"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/metadatatest"
 )
 
@@ -197,7 +196,7 @@ func TestDuplicateWarningRateLimitedPerService(t *testing.T) {
 	cfg := createDefaultConfig()
 	cfg.Duplicates.LogInterval = time.Minute
 	h := newHarness(t, cfg)
-	h.core.dups = duplog.New(zap.New(core), cfg.Duplicates.LogInterval)
+	h.traces.logger = zap.New(core)
 
 	shop := serverSpan(1, "shop", "/a", t0, time.Millisecond)
 	cart := serverSpan(2, "cart", "/a", t0, time.Millisecond)

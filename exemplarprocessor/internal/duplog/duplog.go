@@ -42,7 +42,6 @@ type serviceState struct {
 
 // Logger rate-limits duplicate warnings per service.
 type Logger struct {
-	logger   *zap.Logger
 	interval time.Duration
 
 	mu       sync.Mutex
@@ -50,8 +49,8 @@ type Logger struct {
 }
 
 // New returns a Logger that warns at most once per interval per service.
-func New(logger *zap.Logger, interval time.Duration) *Logger {
-	return &Logger{logger: logger, interval: interval, services: map[string]*serviceState{}}
+func New(interval time.Duration) *Logger {
+	return &Logger{interval: interval, services: map[string]*serviceState{}}
 }
 
 // Example identifies one duplicate span for the warning.
@@ -61,9 +60,10 @@ type Example struct {
 	Name    string
 }
 
-// Report counts a duplicate of service and warns when the service's interval
-// has passed, with the counts since its previous warning.
-func (l *Logger) Report(now time.Time, service string, kind Kind, ex Example) {
+// Report counts a duplicate of service and warns on logger (the traces
+// pipeline's, so the warning names it) when the service's interval has
+// passed, with the counts since its previous warning.
+func (l *Logger) Report(logger *zap.Logger, now time.Time, service string, kind Kind, ex Example) {
 	l.mu.Lock()
 	st, ok := l.services[service]
 	if !ok {
@@ -83,7 +83,7 @@ func (l *Logger) Report(now time.Time, service string, kind Kind, ex Example) {
 	st.lastLogged = now
 	l.mu.Unlock()
 
-	l.logger.Warn("Duplicate span IDs received",
+	logger.Warn("Duplicate span IDs received",
 		zap.String("service.name", service),
 		zap.String("kind", kindNames[kind]),
 		zap.String("likely_cause", causes[kind]),

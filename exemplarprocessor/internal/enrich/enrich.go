@@ -430,17 +430,18 @@ func (e *Enricher) existing(p *Point, params *Params, res *Result) {
 	for i := 0; i < exs.Len(); i++ {
 		ex := exs.At(i)
 		b := p.Layout.Of(exemplarValue(ex))
-		if params.Dangling != DanglingKeep && e.dangling(ex, params) {
-			if params.Dangling == DanglingDrop {
+		if e.dangling(ex, params) {
+			switch {
+			case params.Dangling == DanglingDrop:
 				res.DanglingDropped++
 				e.removals = append(e.removals, i)
 				continue
-			}
-			if b >= 0 && e.target[b] {
+			case params.Dangling == DanglingReplace && b >= 0 && e.target[b]:
 				e.pending = append(e.pending, pendingReplace{index: i, bucket: b, ts: uint64(ex.Timestamp())})
 				continue
+			default:
+				res.DanglingKept++
 			}
-			res.DanglingKept++
 		}
 		e.fill(b, uint64(ex.Timestamp()))
 	}

@@ -1,0 +1,306 @@
+// Copyright The otelcol-exemplar Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package merge undoes the trace_id-as-label workaround: it removes the
+// trace and span ID attributes from histogram data points and folds the
+// points that thereby become one stream into one point, summing counts,
+// buckets and sums, keeping the smallest min and largest max and the
+// earliest start. Points whose buckets cannot be added (different explicit
+// bounds, different exponential zero thresholds) are left as they are.
+package merge // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/merge"
+
+import (
+	"math"
+	"slices"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/buckets"
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/identity"
+)
+
+// Result says what Merge did with a metric's points.
+type Result struct {
+	// Merged is how many points were folded into another.
+	Merged int
+	// BoundsDiffer is how many points carried IDs but could not be folded
+	// into their stream because their buckets differ; they pass unchanged.
+	BoundsDiffer int
+	// Sources maps every point left in the slice to the indexes, in the
+	// original slice, of the points it now stands for (itself included), so
+	// the caller can still use each original point's IDs and values.
+	Sources [][]int
+}
+
+// Keys names the ID attributes.
+type Keys struct{ TraceID, SpanID string }
+
+func (k Keys) carried(m pcommon.Map) bool {
+	_, t := m.Get(k.TraceID)
+	_, s := m.Get(k.SpanID)
+	return t || s
+}
+
+func (k Keys) remove(m pcommon.Map) {
+	m.Remove(k.TraceID)
+	m.Remove(k.SpanID)
+}
+
+// Histograms merges explicit-bucket points. It returns a zero Result and
+// changes nothing when no point carries an ID attribute.
+func Histograms(h identity.Hasher, dps pmetric.HistogramDataPointSlice, keys Keys) Result {
+	res := mergeSlice(h, keys, dps.Len(),
+		func(i int) pcommon.Map { return dps.At(i).Attributes() },
+		func(a, b int) bool { return dps.At(a).ExplicitBounds().Equal(dps.At(b).ExplicitBounds()) },
+		func(into, from int) { foldHistogram(dps.At(into), dps.At(from)) },
+		func(drop []bool) {
+			i := 0
+			dps.RemoveIf(func(pmetric.HistogramDataPoint) bool { i++; return drop[i-1] })
+		})
+	for i, src := range res.Sources {
+		if len(src) > 1 {
+			dp := dps.At(i)
+			layout := buckets.Explicit{Bounds: dp.ExplicitBounds().AsRaw()}
+			onePerBucket(dp.Exemplars(), layout.Of)
+		}
+	}
+	return res
+}
+
+// ExponentialHistograms merges exponential points, downscaling to the
+// smaller scale where scales differ.
+func ExponentialHistograms(h identity.Hasher, dps pmetric.ExponentialHistogramDataPointSlice, keys Keys) Result {
+	res := mergeSlice(h, keys, dps.Len(),
+		func(i int) pcommon.Map { return dps.At(i).Attributes() },
+		func(a, b int) bool { return dps.At(a).ZeroThreshold() == dps.At(b).ZeroThreshold() },
+		func(into, from int) { foldExponential(dps.At(into), dps.At(from)) },
+		func(drop []bool) {
+			i := 0
+			dps.RemoveIf(func(pmetric.ExponentialHistogramDataPoint) bool { i++; return drop[i-1] })
+		})
+	for i, src := range res.Sources {
+		if len(src) > 1 {
+			dp := dps.At(i)
+			layout := buckets.Exponential{
+				Scale: dp.Scale(), ZeroThreshold: dp.ZeroThreshold(),
+				PosOffset: dp.Positive().Offset(), PosLen: dp.Positive().BucketCounts().Len(),
+				NegOffset: dp.Negative().Offset(), NegLen: dp.Negative().BucketCounts().Len(),
+			}
+			onePerBucket(dp.Exemplars(), layout.Of)
+		}
+	}
+	return res
+}
+
+// onePerBucket keeps the newest exemplar of each bucket: merged points
+// bring the exemplars of all their parts.
+func onePerBucket(exs pmetric.ExemplarSlice, bucketOf func(float64) int) {
+	if exs.Len() < 2 {
+		return
+	}
+	newest := map[int]int{}
+	for i := 0; i < exs.Len(); i++ {
+		ex := exs.At(i)
+		b := bucketOf(value(ex))
+		if j, ok := newest[b]; !ok || ex.Timestamp() > exs.At(j).Timestamp() {
+			newest[b] = i
+		}
+	}
+	i := 0
+	exs.RemoveIf(func(ex pmetric.Exemplar) bool {
+		keep := newest[bucketOf(value(ex))] == i
+		i++
+		return !keep
+	})
+}
+
+func value(ex pmetric.Exemplar) float64 {
+	if ex.ValueType() == pmetric.ExemplarValueTypeInt {
+		return float64(ex.IntValue())
+	}
+	return ex.DoubleValue()
+}
+
+func mergeSlice(h identity.Hasher, keys Keys, n int, attrs func(int) pcommon.Map, compatible func(a, b int) bool, fold func(into, from int), remove func(drop []bool)) Result {
+	var res Result
+	carried := false
+	for i := range n {
+		if keys.carried(attrs(i)) {
+			carried = true
+			break
+		}
+	}
+	if !carried {
+		return res
+	}
+	// Streams by attributes without the IDs; the first compatible point of
+	// a stream receives the others.
+	type stream struct{ heads []int }
+	streams := map[uint64]*stream{}
+	into := make([]int, n) // point -> receiving point, itself for heads, -1 left alone
+	for i := range n {
+		key := h.Map(attrs(i), keys.TraceID, keys.SpanID)
+		s := streams[key]
+		if s == nil {
+			s = &stream{}
+			streams[key] = s
+		}
+		into[i] = i
+		if len(s.heads) == 0 {
+			s.heads = append(s.heads, i)
+			continue
+		}
+		head := s.heads[0]
+		if compatible(head, i) {
+			into[i] = head
+			continue
+		}
+		// Cannot be added to its stream: leave it exactly as it is.
+		into[i] = -1
+		if keys.carried(attrs(i)) {
+			res.BoundsDiffer++
+		}
+	}
+	drop := make([]bool, n)
+	sources := map[int][]int{}
+	for i := range n {
+		switch to := into[i]; {
+		case to == -1:
+			sources[i] = []int{i}
+		case to == i:
+			sources[i] = append(sources[i], i)
+			keys.remove(attrs(i))
+		default:
+			fold(to, i)
+			sources[to] = append(sources[to], i)
+			drop[i] = true
+			res.Merged++
+		}
+	}
+	remove(drop)
+	for i := range n {
+		if !drop[i] {
+			res.Sources = append(res.Sources, sources[i])
+		}
+	}
+	return res
+}
+
+func foldCommon(startInto, startFrom, timeInto, timeFrom pcommon.Timestamp) (start, end pcommon.Timestamp) {
+	start, end = startInto, timeInto
+	if startFrom != 0 && (start == 0 || startFrom < start) {
+		start = startFrom
+	}
+	return start, max(end, timeFrom)
+}
+
+func foldHistogram(into, from pmetric.HistogramDataPoint) {
+	start, end := foldCommon(into.StartTimestamp(), from.StartTimestamp(), into.Timestamp(), from.Timestamp())
+	into.SetStartTimestamp(start)
+	into.SetTimestamp(end)
+	into.SetCount(into.Count() + from.Count())
+	foldSumMinMax(&into, &from)
+	ic, fc := into.BucketCounts(), from.BucketCounts()
+	if ic.Len() < fc.Len() {
+		// Only empty bucket counts differ in length among equal bounds.
+		for ic.Len() < fc.Len() {
+			ic.Append(0)
+		}
+	}
+	for i := 0; i < fc.Len(); i++ {
+		ic.SetAt(i, ic.At(i)+fc.At(i))
+	}
+	from.Exemplars().MoveAndAppendTo(into.Exemplars())
+}
+
+// sumMinMax is what explicit and exponential points share for merging.
+type sumMinMax interface {
+	HasSum() bool
+	Sum() float64
+	SetSum(float64)
+	RemoveSum()
+	HasMin() bool
+	Min() float64
+	SetMin(float64)
+	RemoveMin()
+	HasMax() bool
+	Max() float64
+	SetMax(float64)
+	RemoveMax()
+}
+
+func foldSumMinMax[P sumMinMax](into, from P) {
+	if into.HasSum() && from.HasSum() {
+		into.SetSum(into.Sum() + from.Sum())
+	} else {
+		into.RemoveSum()
+	}
+	if into.HasMin() && from.HasMin() {
+		into.SetMin(math.Min(into.Min(), from.Min()))
+	} else {
+		into.RemoveMin()
+	}
+	if into.HasMax() && from.HasMax() {
+		into.SetMax(math.Max(into.Max(), from.Max()))
+	} else {
+		into.RemoveMax()
+	}
+}
+
+func foldExponential(into, from pmetric.ExponentialHistogramDataPoint) {
+	start, end := foldCommon(into.StartTimestamp(), from.StartTimestamp(), into.Timestamp(), from.Timestamp())
+	into.SetStartTimestamp(start)
+	into.SetTimestamp(end)
+	into.SetCount(into.Count() + from.Count())
+	into.SetZeroCount(into.ZeroCount() + from.ZeroCount())
+	foldSumMinMax(&into, &from)
+	scale := min(into.Scale(), from.Scale())
+	downscale(into.Positive(), into.Scale()-scale)
+	downscale(into.Negative(), into.Scale()-scale)
+	into.SetScale(scale)
+	addBuckets(into.Positive(), from.Positive(), from.Scale()-scale)
+	addBuckets(into.Negative(), from.Negative(), from.Scale()-scale)
+	from.Exemplars().MoveAndAppendTo(into.Exemplars())
+}
+
+// downscale merges buckets in place for a scale shift bits lower.
+func downscale(b pmetric.ExponentialHistogramDataPointBuckets, shift int32) {
+	if shift == 0 || b.BucketCounts().Len() == 0 {
+		return
+	}
+	counts := b.BucketCounts().AsRaw()
+	lo := b.Offset() >> shift
+	hi := (b.Offset() + int32(len(counts)) - 1) >> shift
+	out := make([]uint64, hi-lo+1)
+	for i, c := range counts {
+		out[((b.Offset()+int32(i))>>shift)-lo] += c
+	}
+	b.SetOffset(lo)
+	b.BucketCounts().FromRaw(out)
+}
+
+// addBuckets adds from's buckets, downscaled by shift, into into.
+func addBuckets(into, from pmetric.ExponentialHistogramDataPointBuckets, shift int32) {
+	fc := from.BucketCounts()
+	if fc.Len() == 0 {
+		return
+	}
+	flo := from.Offset() >> shift
+	fhi := (from.Offset() + int32(fc.Len()) - 1) >> shift
+	ic := into.BucketCounts().AsRaw()
+	lo, hi := flo, fhi
+	if len(ic) > 0 {
+		lo = min(lo, into.Offset())
+		hi = max(hi, into.Offset()+int32(len(ic))-1)
+	}
+	out := make([]uint64, hi-lo+1)
+	for i, c := range ic {
+		out[into.Offset()+int32(i)-lo] += c
+	}
+	for i := 0; i < fc.Len(); i++ {
+		out[((from.Offset()+int32(i))>>shift)-lo] += fc.At(i)
+	}
+	into.SetOffset(lo)
+	into.BucketCounts().FromRaw(slices.Clip(out))
+}
