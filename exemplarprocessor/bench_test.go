@@ -5,6 +5,7 @@ package exemplarprocessor
 
 import (
 	"context"
+	"encoding/hex"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -201,4 +202,73 @@ func refresh(md pmetric.Metrics, now time.Time, counts [][]uint64) {
 func metricsCounters(b *testing.B, h *harness) (attached, unfilled int64) {
 	b.Helper()
 	return sumCounter(h, "otelcol_processor_exemplar_exemplars_attached"), sumCounter(h, "otelcol_processor_exemplar_buckets_unfilled")
+}
+
+// BenchmarkMerge measures exact_join.remove_attributes on the trace_id-as-label
+// workaround: every export carries one point per request (delta, 200 per
+// batch over 8 routes), each naming its span, folded into one point per
+// route with the requests' spans as exact exemplars. Reported per input point.
+func BenchmarkMerge(b *testing.B) {
+	cfg := createDefaultConfig()
+	cfg.ExactJoin.RemoveAttributes = true
+	h := newHarness(b, cfg)
+	rng := rand.New(rand.NewPCG(7, 8))
+	const perBatch = 200
+	now := t0.Add(time.Hour)
+	td := benchdata.Traces(rng, 1, 1, perBatch, now, 10*time.Second, 0)
+	h.clock.Set(now)
+	if _, err := h.traces.process(context.Background(), td); err != nil {
+		b.Fatal(err)
+	}
+	build := func() pmetric.Metrics {
+		md := pmetric.NewMetrics()
+		rm := md.ResourceMetrics().AppendEmpty()
+		td.ResourceSpans().At(0).Resource().Attributes().CopyTo(rm.Resource().Attributes())
+		m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+		m.SetName("http.server.request.duration")
+		m.SetUnit("s")
+		hist := m.SetEmptyHistogram()
+		hist.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+		spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+		for i := 0; i < spans.Len(); i++ {
+			sp := spans.At(i)
+			d := sp.EndTimestamp().AsTime().Sub(sp.StartTimestamp().AsTime())
+			dp := hist.DataPoints().AppendEmpty()
+			dp.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-10 * time.Second)))
+			dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
+			dp.ExplicitBounds().FromRaw(benchdata.Bounds)
+			counts := make([]uint64, len(benchdata.Bounds)+1)
+			counts[bucketFor(d)] = 1
+			dp.BucketCounts().FromRaw(counts)
+			dp.SetCount(1)
+			dp.SetSum(d.Seconds())
+			route, _ := sp.Attributes().Get("http.route")
+			status, _ := sp.Attributes().Get("http.response.status_code")
+			dp.Attributes().PutStr("http.request.method", "GET")
+			dp.Attributes().PutStr("http.route", route.Str())
+			dp.Attributes().PutInt("http.response.status_code", status.Int())
+			tid, sid := sp.TraceID(), sp.SpanID()
+			dp.Attributes().PutStr("trace_id", hex.EncodeToString(tid[:]))
+			dp.Attributes().PutStr("span_id", hex.EncodeToString(sid[:]))
+		}
+		return md
+	}
+	template := build()
+	var outPoints int
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		md := pmetric.NewMetrics()
+		template.CopyTo(md)
+		b.StartTimer()
+		out, err := h.metrics.process(context.Background(), md)
+		if err != nil {
+			b.Fatal(err)
+		}
+		outPoints = out.DataPointCount()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/perBatch, "ns/input-point")
+	b.ReportMetric(float64(outPoints), "points-out")
 }
