@@ -55,16 +55,13 @@ demo: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) ./exemplarprocessor/... ./bench/...
 
-## lint: go vet, gofumpt and golangci-lint
+## lint: golangci-lint (errcheck, errorlint, gocritic, gosec, revive, staticcheck, testifylint, unparam, ...; gofumpt and goimports)
 lint:
-	$(GO) vet ./...
-	@out=$$($(TOOLS) gofumpt -l $$(git ls-files '*.go' | grep -v '/internal/metadata/generated_')); \
-		if [ -n "$$out" ]; then echo "gofumpt needed:"; echo "$$out"; exit 1; fi
 	$(TOOLS) golangci-lint run ./...
 
-## fmt: format the code (gofumpt, goimports order)
+## fmt: format the code (gofumpt, goimports with the module as local prefix)
 fmt:
-	$(TOOLS) gofumpt -w $$(git ls-files '*.go' | grep -v '/internal/metadata/generated_')
+	$(TOOLS) golangci-lint fmt ./...
 
 ## generate: regenerate mdatagen output
 generate:

@@ -60,7 +60,7 @@ func sumOf(p hist, v float64) hist {
 }
 
 func TestGoldenExactJoin(t *testing.T) {
-	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	at := t0.Add
 	tr := func(spans ...span) func() ptrace.Traces { return func() ptrace.Traces { return tracesOf(spans...) } }
 	end := at(5 * time.Second)
 	// Spans 1 and 2 have the same route and bucket; the point names span 1.
@@ -201,10 +201,14 @@ func TestGoldenExactJoin(t *testing.T) {
 				{at: at(11 * time.Second), metrics: func() pmetric.Metrics {
 					// 3 s at scale 1 is index 3 ((2.83, 4]); 5 s at scale 0
 					// is index 2 ((4, 8]), i.e. index 2 after downscaling 3.
-					a := expMetricsOf(expHist{service: "shop", metric: "http.server.request.duration", unit: "s", start: t0, time: at(10 * time.Second),
-						scale: 1, posOffset: 3, pos: []uint64{1}, attrs: map[string]any{"http.route": "/a", "trace_id": hex.EncodeToString(traceIDBytes(5)), "span_id": hex.EncodeToString(spanIDBytes(5))}})
-					b := expMetricsOf(expHist{service: "shop", metric: "http.server.request.duration", unit: "s", start: t0, time: at(10 * time.Second),
-						scale: 0, posOffset: 2, pos: []uint64{1}, attrs: map[string]any{"http.route": "/a", "trace_id": hex.EncodeToString(traceIDBytes(6)), "span_id": hex.EncodeToString(spanIDBytes(6))}})
+					a := expMetricsOf(expHist{
+						service: "shop", metric: "http.server.request.duration", unit: "s", start: t0, time: at(10 * time.Second),
+						scale: 1, posOffset: 3, pos: []uint64{1}, attrs: map[string]any{"http.route": "/a", "trace_id": hex.EncodeToString(traceIDBytes(5)), "span_id": hex.EncodeToString(spanIDBytes(5))},
+					})
+					b := expMetricsOf(expHist{
+						service: "shop", metric: "http.server.request.duration", unit: "s", start: t0, time: at(10 * time.Second),
+						scale: 0, posOffset: 2, pos: []uint64{1}, attrs: map[string]any{"http.route": "/a", "trace_id": hex.EncodeToString(traceIDBytes(6)), "span_id": hex.EncodeToString(spanIDBytes(6))},
+					})
 					b.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).ExponentialHistogram().DataPoints().MoveAndAppendTo(
 						a.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).ExponentialHistogram().DataPoints())
 					return a
@@ -234,7 +238,7 @@ func pointAttrs(md pmetric.Metrics, i int) pcommon.Map {
 }
 
 func TestGoldenDangling(t *testing.T) {
-	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	at := t0.Add
 	// The SDK's exemplar names span 99, which never reached the collector
 	// (dropped by tail sampling, say); span 2 did.
 	seen := serverSpan(2, "shop", "/a", at(40*time.Second), 30*time.Millisecond)

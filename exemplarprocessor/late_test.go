@@ -57,11 +57,10 @@ func runLate(t *testing.T, sc lateScenario, seed uint64) lateResult {
 	const rate = 1.5 // requests per second: sparse enough that buckets often grow by one
 
 	type request struct {
-		id         uint64
-		end        time.Time
-		d          time.Duration
-		arrival    time.Time
-		exportedAt time.Time
+		id      uint64
+		end     time.Time
+		d       time.Duration
+		arrival time.Time
 	}
 	var reqs []request
 	at := t0

@@ -126,7 +126,10 @@ func (mp *metricsProcessor) start(ctx context.Context, host component.Host) erro
 	}
 	if mp.hold != nil {
 		mp.stop, mp.done = make(chan struct{}), make(chan struct{})
-		go mp.releaseLoop()
+		// Held batches outlive the request that brought them and Start's
+		// context alike; deliveries run on their own.
+		go mp.releaseLoop() //nolint:gosec // G118: no request context applies
+
 	}
 	return nil
 }

@@ -147,7 +147,7 @@ func expMetricsOf(p expHist) pmetric.Metrics {
 }
 
 func TestGoldenMetrics(t *testing.T) {
-	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	at := t0.Add
 	tr := func(spans ...span) func() ptrace.Traces { return func() ptrace.Traces { return tracesOf(spans...) } }
 	ms := func(p ...hist) func() pmetric.Metrics { return func() pmetric.Metrics { return metricsOf(p...) } }
 	end := at(5 * time.Second)
@@ -223,8 +223,10 @@ func TestGoldenMetrics(t *testing.T) {
 						unit   string
 						bounds []float64
 					}{{"s", []float64{0.01, 0.05}}, {"ms", []float64{10, 50}}, {"us", []float64{10000, 50000}}} {
-						one := metricsOf(hist{service: "shop", metric: "http.server.request.duration", unit: u.unit, start: t0, time: at(10 * time.Second),
-							bounds: u.bounds, counts: []uint64{0, 1, 0}, attrs: map[string]any{"http.route": "/a"}})
+						one := metricsOf(hist{
+							service: "shop", metric: "http.server.request.duration", unit: u.unit, start: t0, time: at(10 * time.Second),
+							bounds: u.bounds, counts: []uint64{0, 1, 0}, attrs: map[string]any{"http.route": "/a"},
+						})
 						one.ResourceMetrics().MoveAndAppendTo(md.ResourceMetrics())
 					}
 					return md
@@ -275,8 +277,10 @@ func TestGoldenMetrics(t *testing.T) {
 					serverSpan(22, "shop", "/a", end, 0),                    // zero bucket
 				)},
 				{at: at(11 * time.Second), metrics: func() pmetric.Metrics {
-					return expMetricsOf(expHist{service: "shop", metric: "http.server.request.duration", unit: "s", start: t0, time: at(10 * time.Second),
-						scale: 0, zeroCount: 1, posOffset: -1, pos: []uint64{1, 0, 1}, attrs: map[string]any{"http.route": "/a"}})
+					return expMetricsOf(expHist{
+						service: "shop", metric: "http.server.request.duration", unit: "s", start: t0, time: at(10 * time.Second),
+						scale: 0, zeroCount: 1, posOffset: -1, pos: []uint64{1, 0, 1}, attrs: map[string]any{"http.route": "/a"},
+					})
 				}},
 			},
 			check: func(t *testing.T, _ *harness, outs []any) {
@@ -298,8 +302,10 @@ func TestGoldenMetrics(t *testing.T) {
 					valueSpan(33, end, 1000), // no such bucket on the point
 				)},
 				{at: at(11 * time.Second), metrics: func() pmetric.Metrics {
-					return expMetricsOf(expHist{service: "shop", metric: "cart.value.change", unit: "{USD}", start: t0, time: at(10 * time.Second),
-						scale: 3, zeroCount: 1, posOffset: 28, pos: []uint64{1}, negOffset: 14, neg: []uint64{1}})
+					return expMetricsOf(expHist{
+						service: "shop", metric: "cart.value.change", unit: "{USD}", start: t0, time: at(10 * time.Second),
+						scale: 3, zeroCount: 1, posOffset: 28, pos: []uint64{1}, negOffset: 14, neg: []uint64{1},
+					})
 				}},
 			},
 			check: func(t *testing.T, _ *harness, outs []any) {
@@ -419,8 +425,10 @@ func cumulative(h hist) hist {
 
 // valueSpan is an INTERNAL span of service shop carrying cart.delta.
 func valueSpan(id uint64, end time.Time, v float64) span {
-	return span{id: id, service: "shop", kind: ptrace.SpanKindInternal, name: "update cart", start: end.Add(-time.Millisecond), end: end,
-		attrs: map[string]any{"cart.delta": v}}
+	return span{
+		id: id, service: "shop", kind: ptrace.SpanKindInternal, name: "update cart", start: end.Add(-time.Millisecond), end: end,
+		attrs: map[string]any{"cart.delta": v},
+	}
 }
 
 // Everything about a point except its exemplars leaves exactly as it came.

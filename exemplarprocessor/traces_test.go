@@ -56,7 +56,7 @@ func TestGoldenTraces(t *testing.T) {
 	b := named(serverSpan(2, "shop", "/b", end, 30*time.Millisecond), "B")
 	c := named(serverSpan(3, "shop", "/c", end, 40*time.Millisecond), "C")
 	aOther := named(serverSpan(1, "shop", "/a", end.Add(time.Millisecond), 5*time.Millisecond), "A-other")
-	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	at := t0.Add
 	tr := func(spans ...span) func() ptrace.Traces { return func() ptrace.Traces { return tracesOf(spans...) } }
 
 	for _, tc := range []goldenCase{

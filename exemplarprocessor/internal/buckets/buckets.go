@@ -38,13 +38,15 @@ func ValidateExplicit(bounds []float64, counts int) error {
 	if counts != len(bounds)+1 {
 		return fmt.Errorf("%d bucket counts for %d bounds", counts, len(bounds))
 	}
+	prev := math.Inf(-1)
 	for i, b := range bounds {
 		if math.IsNaN(b) {
 			return fmt.Errorf("bound %d is NaN", i)
 		}
-		if i > 0 && !(bounds[i-1] < b) {
+		if i > 0 && b <= prev {
 			return fmt.Errorf("bounds not strictly increasing at %d", i)
 		}
+		prev = b
 	}
 	return nil
 }

@@ -18,8 +18,17 @@ func TestExplicitUpperInclusive(t *testing.T) {
 		v    float64
 		want int
 	}{
-		{math.Inf(-1), 0}, {-1, 0}, {0, 0}, {0.0001, 1}, {5, 1}, {5.0000001, 2},
-		{10, 2}, {25, 3}, {25.5, 4}, {math.Inf(1), 4}, {math.NaN(), -1},
+		{math.Inf(-1), 0},
+		{-1, 0},
+		{0, 0},
+		{0.0001, 1},
+		{5, 1},
+		{5.0000001, 2},
+		{10, 2},
+		{25, 3},
+		{25.5, 4},
+		{math.Inf(1), 4},
+		{math.NaN(), -1},
 	} {
 		assert.Equal(t, tc.want, e.Of(tc.v), "value %v", tc.v)
 	}
@@ -35,10 +44,10 @@ func TestExplicitUpperInclusive(t *testing.T) {
 func TestValidateExplicit(t *testing.T) {
 	require.NoError(t, ValidateExplicit([]float64{1, 2}, 3))
 	require.NoError(t, ValidateExplicit(nil, 0))
-	assert.Error(t, ValidateExplicit([]float64{1, 2}, 2))
-	assert.Error(t, ValidateExplicit([]float64{1, math.NaN()}, 3))
-	assert.Error(t, ValidateExplicit([]float64{2, 1}, 3))
-	assert.Error(t, ValidateExplicit([]float64{1, 1}, 3))
+	require.Error(t, ValidateExplicit([]float64{1, 2}, 2))
+	require.Error(t, ValidateExplicit([]float64{1, math.NaN()}, 3))
+	require.Error(t, ValidateExplicit([]float64{2, 1}, 3))
+	require.Error(t, ValidateExplicit([]float64{1, 1}, 3))
 }
 
 // Exponential buckets are (base^i, base^(i+1)]: exact powers of the base sit
@@ -112,7 +121,7 @@ func TestExponentialLayout(t *testing.T) {
 	sign, idx := x.Bucket(5)
 	assert.Equal(t, -1, sign)
 	assert.Equal(t, int32(1), idx)
-	assert.Error(t, ValidateExponential(21, 0))
-	assert.Error(t, ValidateExponential(0, math.NaN()))
+	require.Error(t, ValidateExponential(21, 0))
+	require.Error(t, ValidateExponential(0, math.NaN()))
 	assert.NoError(t, ValidateExponential(-10, 0))
 }

@@ -128,11 +128,8 @@ type Enricher struct {
 	target   []bool
 	filled   []bool
 	best     []candidate
-	stamp    []uint32
-	stampN   uint32
 	groups   []spanindex.GroupID
 	fines    []uint8
-	wanted   [128]uint16 // targets each duration class can serve
 	chosen   []int
 	removals []int
 	pending  []pendingReplace

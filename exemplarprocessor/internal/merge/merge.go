@@ -165,10 +165,10 @@ func mergeSlice(h identity.Hasher, keys Keys, n int, attrs func(int) pcommon.Map
 	drop := make([]bool, n)
 	sources := map[int][]int{}
 	for i := range n {
-		switch to := into[i]; {
-		case to == -1:
+		switch to := into[i]; to {
+		case -1:
 			sources[i] = []int{i}
-		case to == i:
+		case i:
 			sources[i] = append(sources[i], i)
 			keys.remove(attrs(i))
 		default:

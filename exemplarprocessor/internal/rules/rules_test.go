@@ -103,18 +103,37 @@ func TestAliasesAndNormalisation(t *testing.T) {
 		point  map[string]any
 		want   bool
 	}{
-		{"flask old metric: route in http.target, status as string", oldFlask, "http.server.duration",
-			map[string]any{"http.method": "GET", "http.target": "/users/<id>", "http.status_code": "200"}, true},
-		{"stable metric against old span", oldFlask, "http.server.request.duration",
-			map[string]any{"http.request.method": "GET", "http.route": "/users/<id>", "http.response.status_code": int64(200)}, true},
-		{"status differs", oldFlask, "http.server.request.duration",
-			map[string]any{"http.request.method": "GET", "http.response.status_code": int64(500)}, false},
-		{"route beats target when both present", oldFlask, "http.server.duration",
-			map[string]any{"http.method": "GET", "http.route": "/users/<id>", "http.target": "/users/42"}, true},
-		{"unmapped point attributes do not constrain", oldFlask, "http.server.request.duration",
-			map[string]any{"http.request.method": "GET", "network.protocol.version": "2"}, true},
-		{"route from the span name", server("GET /items/{id}", map[string]any{"http.request.method": "GET", "http.response.status_code": int64(404)}),
-			"http.server.request.duration", map[string]any{"http.request.method": "GET", "http.route": "/items/{id}", "http.response.status_code": int64(404)}, true},
+		{
+			"flask old metric: route in http.target, status as string", oldFlask, "http.server.duration",
+			map[string]any{"http.method": "GET", "http.target": "/users/<id>", "http.status_code": "200"},
+			true,
+		},
+		{
+			"stable metric against old span", oldFlask, "http.server.request.duration",
+			map[string]any{"http.request.method": "GET", "http.route": "/users/<id>", "http.response.status_code": int64(200)},
+			true,
+		},
+		{
+			"status differs", oldFlask, "http.server.request.duration",
+			map[string]any{"http.request.method": "GET", "http.response.status_code": int64(500)},
+			false,
+		},
+		{
+			"route beats target when both present", oldFlask, "http.server.duration",
+			map[string]any{"http.method": "GET", "http.route": "/users/<id>", "http.target": "/users/42"},
+			true,
+		},
+		{
+			"unmapped point attributes do not constrain", oldFlask, "http.server.request.duration",
+			map[string]any{"http.request.method": "GET", "network.protocol.version": "2"},
+			true,
+		},
+		{
+			"route from the span name", server("GET /items/{id}", map[string]any{"http.request.method": "GET", "http.response.status_code": int64(404)}),
+			"http.server.request.duration",
+			map[string]any{"http.request.method": "GET", "http.route": "/items/{id}", "http.response.status_code": int64(404)},
+			true,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, spanKeyMatchesPoint(t, set, res, tc.span, tc.metric, tc.point))
