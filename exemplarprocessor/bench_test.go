@@ -272,3 +272,54 @@ func BenchmarkMerge(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/perBatch, "ns/input-point")
 	b.ReportMetric(float64(outPoints), "points-out")
 }
+
+// BenchmarkStreamMemory reports the heap held per remembered histogram
+// stream (15 buckets): 100k cumulative streams, heap after minus before.
+func BenchmarkStreamMemory(b *testing.B) {
+	const streams = 100_000
+	var perStream float64
+	for i := 0; i < b.N; i++ {
+		h := benchHarness(b, 1000)
+		batches := make([]pmetric.Metrics, streams/1000)
+		for j := range batches {
+			md := pmetric.NewMetrics()
+			rm := md.ResourceMetrics().AppendEmpty()
+			rm.Resource().Attributes().PutStr("service.name", "shop")
+			hist := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+			hist.SetName("http.server.request.duration")
+			hist.SetUnit("s")
+			hh := hist.SetEmptyHistogram()
+			hh.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+			for k := range 1000 {
+				dp := hh.DataPoints().AppendEmpty()
+				dp.SetStartTimestamp(pcommon.NewTimestampFromTime(t0))
+				dp.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(time.Second)))
+				dp.ExplicitBounds().FromRaw(benchdata.Bounds)
+				counts := make([]uint64, len(benchdata.Bounds)+1)
+				counts[k%len(counts)] = 1
+				dp.BucketCounts().FromRaw(counts)
+				dp.SetCount(1)
+				dp.Attributes().PutInt("stream", int64(j*1000+k))
+			}
+			batches[j] = md
+		}
+		h.clock.Set(t0.Add(2 * time.Second))
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for _, md := range batches {
+			if _, err := h.metrics.process(context.Background(), md); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if n := h.core.streams.Len(); n != streams {
+			b.Fatalf("tracked %d streams", n)
+		}
+		perStream = float64(after.HeapAlloc-before.HeapAlloc) / streams
+		runtime.KeepAlive(h)
+		runtime.KeepAlive(batches) // measured before and after alike
+	}
+	b.ReportMetric(perStream, "B/stream")
+}

@@ -333,3 +333,37 @@ func TestLateSpansRecoveredOnNextCumulativePoint(t *testing.T) {
 	assert.Equal(t, [][]uint64{{1}}, exemplarIDs(out))
 	assert.Equal(t, pcommon.NewTimestampFromTime(T1.Add(-time.Second)), exemplarsOf(out).At(0).Timestamp())
 }
+
+// A cumulative trace_id stream is exported again and again unchanged: the
+// first point gets its exemplar from the measured value; the re-exports need
+// nothing and count no unknown value.
+func TestExactJoinUnchangedReexports(t *testing.T) {
+	h := newHarness(t, createDefaultConfig())
+	h.consumeTraces(t, tracesOf(serverSpan(1, "shop", "/a", t0.Add(5*time.Second), 30*time.Millisecond)))
+	p := sumOf(withIDs(serverHist("shop", t0, t0.Add(10*time.Second), []uint64{0, 0, 0, 1, 0, 0, 0, 0, 0}), 1, false), 0.0301)
+	p.metric = "checkout.duration" // no rule: the value can only come from the point
+	p.cumulative = true
+	var attached []int
+	for i := range 3 {
+		p.time = t0.Add(time.Duration(10*(i+1)) * time.Second)
+		h.clock.Set(p.time.Add(time.Second))
+		attached = append(attached, exemplarsOf(h.consumeMetrics(t, metricsOf(p))).Len())
+	}
+	assert.Equal(t, []int{1, 0, 0}, attached)
+	assert.Equal(t, int64(3), exactOutcome(h, "joined"))
+	assert.Zero(t, exactOutcome(h, "value_unknown"))
+}
+
+func exactOutcome(h *harness, outcome string) int64 {
+	m, err := h.telemetry.GetMetric("otelcol_processor_exemplar_exact_join")
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		if v, ok := dp.Attributes.Value("outcome"); ok && v.AsString() == outcome {
+			n += dp.Value
+		}
+	}
+	return n
+}

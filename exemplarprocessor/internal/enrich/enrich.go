@@ -294,8 +294,10 @@ func (e *Enricher) Enrich(p *Point, key *spanindex.Key, stream uint64, exact []E
 			obs, hasObs = p.Sum-st.Sum, true
 		}
 	}
-	for i := range exact {
-		e.considerExact(p, &w, &exact[i], obs, hasObs, params, &res)
+	if anyTarget(e.target) {
+		for i := range exact {
+			e.considerExact(p, &w, &exact[i], obs, hasObs, params, &res)
+		}
 	}
 	if key != nil {
 		low := w.start
@@ -541,6 +543,15 @@ func (e *Enricher) considerExact(p *Point, w *window, x *Exact, obs float64, has
 	if b, val, r := e.place(p, w, &x.Ref, v, params); b >= 0 && r != rankNone {
 		e.offer(b, x.Ref, val, rankExact)
 	}
+}
+
+func anyTarget(target []bool) bool {
+	for _, t := range target {
+		if t {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Enricher) offer(b int, ref spanindex.Ref, v float64, r rank) {
