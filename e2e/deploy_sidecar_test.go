@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
+
 	// The collector's OTLP exporter compresses with gzip by default.
 	_ "google.golang.org/grpc/encoding/gzip"
 

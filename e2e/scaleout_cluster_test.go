@@ -147,7 +147,7 @@ func soScrape(url string, prefixes ...string) map[string]float64 {
 	if err != nil {
 		return nil
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	out := map[string]float64{}
 	for _, line := range strings.Split(string(body), "\n") {

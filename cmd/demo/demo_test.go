@@ -107,7 +107,7 @@ func runPayment(t *testing.T, n int, flags ...string) (*captured, *telemetry) {
 	for range n {
 		resp, err := http.Post(srv.URL+"/payments", "application/json", strings.NewReader(`{"amount":10}`))
 		require.NoError(t, err)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -184,7 +184,7 @@ func TestFlagsAreValidated(t *testing.T) {
 		{"-service", "order", "-metric-interval", "0s"},
 	} {
 		_, err := parseFlags(args)
-		assert.Error(t, err, "%v", args)
+		require.Error(t, err, "%v", args)
 	}
 	cfg, err := parseFlags([]string{"-service", "order", "-load-rps", "5"})
 	require.NoError(t, err)

@@ -143,8 +143,9 @@ func main() {
 		log.Fatalf("demo: %v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg); err != nil {
+	err = run(ctx, cfg)
+	stop()
+	if err != nil {
 		log.Fatalf("demo %s: %v", cfg.service, err)
 	}
 }

@@ -115,7 +115,7 @@ func (s *service) createOrder(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return http.StatusBadGateway, err
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		_, _ = io.Copy(io.Discard, resp.Body)
 		if resp.StatusCode >= 300 {
 			return http.StatusBadGateway, fmt.Errorf("payment: %s", resp.Status)

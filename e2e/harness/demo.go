@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 )
@@ -26,9 +25,10 @@ func DemoBinary(t testing.TB) string {
 	demoBuild.once.Do(func() {
 		root := RepoRoot(t)
 		demoBuild.path = filepath.Join(root, "_build", "otelcol-exemplar-demo")
+		// The go command that runs the tests builds the demo too.
 		goBin, err := exec.LookPath("go")
 		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 		}
 		if err := os.MkdirAll(filepath.Dir(demoBuild.path), 0o755); err != nil {
 			demoBuild.err = err
