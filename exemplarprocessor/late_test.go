@@ -14,8 +14,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/buckets"
 	"github.com/otelcol-exemplar/otelcol-exemplar/internal/benchdata"
 )
 
@@ -30,6 +32,13 @@ type lateScenario struct {
 
 type lateResult struct {
 	grown, immediate, recovered, nextPoint int // nextPoint: superseded by a fresher span
+	// straddled: the bucket's previous point took, by the straddle rule, a
+	// span that ended just after that point, which this interval needed.
+	straddled int
+	// clamped: exemplars whose span lay within the tolerance outside their
+	// bucket (this simulation has no instrumentation gap, so each is a
+	// neighbour's request standing in for a late one).
+	clamped int
 }
 
 func (r lateResult) share(n int) float64 { return float64(n) / float64(r.grown) }
@@ -88,8 +97,10 @@ func runLate(t *testing.T, sc lateScenario, seed uint64) lateResult {
 	}
 	var events []event
 	byArrival := map[time.Time][]span{}
+	durationOf := map[pcommon.SpanID]time.Duration{}
 	for _, r := range reqs {
 		byArrival[r.arrival] = append(byArrival[r.arrival], serverSpan(r.id, "shop", "/a", r.end, r.d))
+		durationOf[spanID(r.id)] = r.d
 	}
 	for a, ss := range byArrival {
 		events = append(events, event{at: a, spans: ss})
@@ -123,13 +134,20 @@ func runLate(t *testing.T, sc lateScenario, seed uint64) lateResult {
 	}
 	sort.SliceStable(events, func(i, j int) bool { return events[i].at.Before(events[j].at) })
 
-	// Run, collecting each point's exemplars (bucket -> span end).
+	// Run, collecting each point's exemplars (bucket -> span end), by the
+	// exemplar's value as Prometheus places it.
+	layout := buckets.Explicit{Bounds: bounds}
 	var got []map[int]time.Time
+	var clamped int
 	collect := func(md pmetric.Metrics) {
 		exs := exemplarsOf(md)
 		m := map[int]time.Time{}
 		for i := 0; i < exs.Len(); i++ {
-			m[bucketFor(time.Duration(exs.At(i).DoubleValue()*1e9))] = exs.At(i).Timestamp().AsTime()
+			ex := exs.At(i)
+			m[layout.Of(ex.DoubleValue())] = ex.Timestamp().AsTime()
+			if ex.DoubleValue() != durationOf[ex.SpanID()].Seconds() {
+				clamped++
+			}
 		}
 		got = append(got, m)
 	}
@@ -157,7 +175,7 @@ func runLate(t *testing.T, sc lateScenario, seed uint64) lateResult {
 	}
 	require.Len(t, got, len(grownAt))
 
-	var res lateResult
+	res := lateResult{clamped: clamped}
 	for k, grown := range grownAt {
 		lo := t0.Add(time.Duration(k) * sc.interval)
 		hi := lo.Add(sc.interval)
@@ -190,6 +208,8 @@ func runLate(t *testing.T, sc lateScenario, seed uint64) lateResult {
 				res.recovered++
 			case superseded:
 				res.nextPoint++
+			case k > 0 && got[k-1][b].Equal(lo):
+				res.straddled++
 			}
 		}
 	}
@@ -204,7 +224,7 @@ func TestLateSpans(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulates 10 minutes of traffic per scenario")
 	}
-	t.Logf("%-10s %-6s %-9s %-5s %7s %10s %10s %10s %8s", "interval", "delay", "temporal.", "hold", "grown", "immediate", "recovered", "missed", "superseded")
+	t.Logf("%-10s %-6s %-9s %-5s %7s %10s %10s %10s %10s %10s %8s", "interval", "delay", "temporal.", "hold", "grown", "immediate", "recovered", "missed", "superseded", "straddled", "clamped")
 	for _, interval := range []time.Duration{10 * time.Second, 30 * time.Second, 60 * time.Second} {
 		for _, delay := range []time.Duration{time.Second, 5 * time.Second, 10 * time.Second} {
 			for _, sc := range []lateScenario{
@@ -213,7 +233,7 @@ func TestLateSpans(t *testing.T) {
 				{interval: interval, spanDelay: delay, delta: true, hold: true},
 			} {
 				res := runLate(t, sc, uint64(interval+delay))
-				missed := res.grown - res.immediate - res.recovered - res.nextPoint
+				missed := res.grown - res.immediate - res.recovered - res.nextPoint - res.straddled
 				temporality, hold := "cumul.", "-"
 				if sc.delta {
 					temporality = "delta"
@@ -221,8 +241,8 @@ func TestLateSpans(t *testing.T) {
 				if sc.hold {
 					hold = "on"
 				}
-				t.Logf("%-10s %-6s %-9s %-5s %7d %10.4f %10.4f %10.4f %8.4f", interval, delay, temporality, hold,
-					res.grown, res.share(res.immediate), res.share(res.recovered), res.share(missed), res.share(res.nextPoint))
+				t.Logf("%-10s %-6s %-9s %-5s %7d %10.4f %10.4f %10.4f %10.4f %10.4f %8d", interval, delay, temporality, hold,
+					res.grown, res.share(res.immediate), res.share(res.recovered), res.share(missed), res.share(res.nextPoint), res.share(res.straddled), res.clamped)
 				name := fmt.Sprintf("%s/%s/%s/hold=%s", interval, delay, temporality, hold)
 				switch {
 				case !sc.delta:

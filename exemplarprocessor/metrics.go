@@ -671,6 +671,7 @@ func (pc *paramsCache) get(rule *rules.Rule, unit string) (*enrich.Params, bool)
 			}
 			p.UnitNanos = nanos
 			p.Tolerance = float64(pc.cfg.Exemplars.DurationTolerance.Nanoseconds()) / nanos
+			p.ToleranceNanos = uint64(pc.cfg.Exemplars.DurationTolerance.Nanoseconds())
 		}
 	}
 	pc.m[k] = p

@@ -522,3 +522,31 @@ func TestFilteredAttributesWithinPrometheusBudget(t *testing.T) {
 	attrs := exemplarsOf(out).At(0).FilteredAttributes().AsRaw()
 	assert.Equal(t, map[string]any{"http.route": "/a", "tenant": "acme"}, attrs, "the long attribute would break the 128-rune budget")
 }
+
+// One request is the exemplar of at most one bucket of a point, also when
+// the tolerance lets it stand in for a neighbour.
+func TestSpanServesOneBucket(t *testing.T) {
+	end := t0.Add(5 * time.Second)
+	for _, tc := range []struct {
+		d      time.Duration
+		counts []uint64
+	}{
+		// Within 2 ms of a bound, both buckets around it grew, only one
+		// span exists. Buckets are searched slowest first, so either the
+		// span's own bucket or its neighbour comes first; at 5 ms the
+		// neighbour's search reaches the span only through the tolerance.
+		{50300 * time.Microsecond, []uint64{0, 0, 0, 1, 1, 0, 0, 0, 0}},
+		{49800 * time.Microsecond, []uint64{0, 0, 0, 1, 1, 0, 0, 0, 0}},
+		{4100 * time.Microsecond, []uint64{1, 1, 0, 0, 0, 0, 0, 0, 0}},
+	} {
+		d := tc.d
+		t.Run(d.String(), func(t *testing.T) {
+			h := newHarness(t, createDefaultConfig())
+			h.consumeTraces(t, tracesOf(serverSpan(1, "shop", "/a", end, d)))
+			h.clock.Set(t0.Add(11 * time.Second))
+			out := h.consumeMetrics(t, metricsOf(serverHist("shop", t0, t0.Add(10*time.Second), tc.counts)))
+			assert.Equal(t, [][]uint64{{1}}, exemplarIDs(out), "the span serves one bucket")
+			assert.Equal(t, []float64{d.Seconds()}, firstExemplarValues(out), "its own, unclamped")
+		})
+	}
+}

@@ -77,6 +77,10 @@ type Params struct {
 	// clamped to the bucket: instrumentations time the metric and the span
 	// separately. 0 disables; only duration values use it.
 	Tolerance float64
+	// ToleranceNanos is the same tolerance in time: a span that ended this
+	// little after the point (the metric counted the request just before
+	// it) may fill a bucket that grew, its timestamp clamped to the point.
+	ToleranceNanos uint64
 }
 
 // Point is a histogram data point seen through its bucket layout.
@@ -133,6 +137,15 @@ type Enricher struct {
 	chosen   []int
 	removals []int
 	pending  []pendingReplace
+
+	// excluded is Seq+1 of a span a re-search must not pick, 0 for none.
+	excluded uint64
+	// cur is the point being searched.
+	cur struct {
+		p      *Point
+		w      *window
+		params *Params
+	}
 }
 
 // pendingReplace is a dangling exemplar that goes only if a span replaces it.
@@ -144,6 +157,7 @@ type pendingReplace struct {
 type candidate struct {
 	ref   spanindex.Ref
 	value float64
+	ts    uint64 // exemplar timestamp: the span's end, or the point's time when clamped
 	ok    bool
 	rank  rank
 }
@@ -325,6 +339,8 @@ func (e *Enricher) Enrich(p *Point, key *spanindex.Key, stream uint64, exact []E
 	}
 	st.Buckets = resize(st.Buckets, n)
 	for b := range n {
+		// The span's own end, even when the exemplar took the point's time:
+		// a span that straddled this point must not serve the next one.
 		last := e.prev[b].LastExemplar
 		if c := e.best[b]; c.ok && c.ref.End > last {
 			last = c.ref.End
@@ -531,7 +547,7 @@ func (e *Enricher) considerExact(p *Point, w *window, x *Exact, obs float64, has
 		}
 		// The measured value itself: it lies in the bucket that counted it.
 		if b := p.Layout.Of(v); b >= 0 && e.target[b] && e.eligible(w, &x.Ref, b) != rankNone {
-			e.offer(b, x.Ref, v, rankExact)
+			e.offer(b, x.Ref, v, x.Ref.End, rankExact)
 		}
 		return
 	}
@@ -540,8 +556,9 @@ func (e *Enricher) considerExact(p *Point, w *window, x *Exact, obs float64, has
 		res.ExactValueUnknown++
 		return
 	}
-	if b, val, r := e.place(p, w, &x.Ref, v, params); b >= 0 && r != rankNone {
-		e.offer(b, x.Ref, val, rankExact)
+	if b, val, ts, r := e.place(p, w, &x.Ref, v, -1, true, params); b >= 0 {
+		_ = r
+		e.offer(b, x.Ref, val, ts, rankExact)
 	}
 }
 
@@ -554,39 +571,110 @@ func anyTarget(target []bool) bool {
 	return false
 }
 
-func (e *Enricher) offer(b int, ref spanindex.Ref, v float64, r rank) {
-	if c := &e.best[b]; c.beats(r, ref.End) {
-		*c = candidate{ref: ref, value: v, ok: true, rank: r}
+// offer makes the span bucket b's candidate if it beats the current one. A
+// span explains at most one bucket of a point: if it already stands in
+// for another bucket within the tolerance and b is its own bucket, it moves
+// back to b and the other bucket looks again without it; otherwise the
+// offer is declined.
+func (e *Enricher) offer(b int, ref spanindex.Ref, v float64, ts uint64, r rank) {
+	c := &e.best[b]
+	if !c.beats(r, ref.End) {
+		return
+	}
+	ob := e.chosenFor(ref.Seq, b)
+	if ob >= 0 && (r < rankLate || e.best[ob].rank >= rankLate) {
+		return
+	}
+	*c = candidate{ref: ref, value: v, ts: ts, ok: true, rank: r}
+	if ob >= 0 {
+		e.best[ob] = candidate{}
+		if e.excluded == 0 {
+			e.excluded = ref.Seq + 1
+			e.fillBucket(ob, true)
+			e.excluded = 0
+		}
 	}
 }
 
-// place returns the target bucket a span with value v can serve, the
-// exemplar value and the rank: its own bucket if that needs one, else a
-// neighbour within the tolerance with the value clamped inside it.
-func (e *Enricher) place(p *Point, w *window, ref *spanindex.Ref, v float64, params *Params) (int, float64, rank) {
-	b := p.Layout.Of(v)
-	if b >= 0 && e.target[b] {
-		if r := e.eligible(w, ref, b); r != rankNone {
-			return b, v, r
+// chosenFor returns the bucket other than b whose candidate the span with
+// sequence number seq is, or -1.
+func (e *Enricher) chosenFor(seq uint64, b int) int {
+	for i := range e.best {
+		if i != b && e.best[i].ok && e.best[i].ref.Seq == seq {
+			return i
 		}
 	}
-	if params.Tolerance <= 0 {
-		return -1, 0, rankNone
+	return -1
+}
+
+// place returns the bucket a span with value v can serve, the exemplar's
+// value and timestamp, and its rank. Outside the near pass a span serves only
+// its own bucket. In the near pass it may also serve bucket want (or, want < 0,
+// a neighbour of its own) within the tolerance: a duration just outside the
+// bucket, value clamped into it, or an end just after the point, timestamp
+// clamped to the point. A span already chosen for its own bucket serves no
+// other.
+func (e *Enricher) place(p *Point, w *window, ref *spanindex.Ref, v float64, want int, near bool, params *Params) (int, float64, uint64, rank) {
+	own := p.Layout.Of(v)
+	if own >= 0 && e.target[own] && (want < 0 || want == own) {
+		if r := e.eligible(w, ref, own); r != rankNone {
+			return own, v, ref.End, r
+		}
 	}
-	for _, near := range [2]float64{v - params.Tolerance, v + params.Tolerance} {
-		nb := p.Layout.Of(near)
-		if nb < 0 || nb == b || !e.target[nb] {
+	if !near || params.Tolerance <= 0 {
+		return -1, 0, 0, rankNone
+	}
+	candidates := [3]int{want, -1, -1}
+	if want < 0 {
+		candidates = [3]int{own, p.Layout.Of(v - params.Tolerance), p.Layout.Of(v + params.Tolerance)}
+	}
+	for _, t := range candidates {
+		if t < 0 || !e.target[t] {
 			continue
 		}
-		r := e.eligible(w, ref, nb)
+		val := v
+		if t != own {
+			if own >= 0 && e.best[own].ok && e.best[own].ref.Seq == ref.Seq && !e.release(own, ref) {
+				continue // it explains its own bucket, which has no other span
+			}
+			c, ok := clampInto(p.Layout, t, v)
+			if !ok || math.Abs(c-v) > params.Tolerance {
+				continue
+			}
+			val = c
+		}
+		ts, r := ref.End, e.eligible(w, ref, t)
 		if r == rankNone {
-			continue
+			if ts, r = e.straddles(w, ref, t, params); r == rankNone {
+				continue
+			}
+		} else if t == own {
+			continue // eligible in its own bucket: handled above
 		}
-		if clamped, ok := clampInto(p.Layout, nb, v); ok {
-			return nb, clamped, r - (rankLate - rankNearLate)
-		}
+		return t, val, ts, r - (rankLate - rankNearLate)
 	}
-	return -1, 0, rankNone
+	return -1, 0, 0, rankNone
+}
+
+// straddles admits a span that ended just after the point for a bucket that
+// grew in it: the metric counted the request before the point's time, its
+// span ended a moment later. The exemplar takes the point's time.
+//
+// The same holds for a bucket owed since an earlier point: a span that
+// ended just after that point and arrived late takes the point's time.
+func (e *Enricher) straddles(w *window, ref *spanindex.Ref, b int, params *Params) (uint64, rank) {
+	end := ref.End
+	if w.continuing && !e.grown[b] {
+		owedTo := e.prev[b].OwedTo
+		if owedTo == 0 || ref.Seq < w.prevSeq || end <= owedTo || end-owedTo > params.ToleranceNanos || owedTo <= e.prev[b].LastExemplar {
+			return 0, rankNone
+		}
+		return owedTo, rankLate
+	}
+	if end <= w.end || end-w.end > params.ToleranceNanos || w.end <= e.prev[b].LastExemplar || w.end <= w.start {
+		return 0, rankNone
+	}
+	return w.end, rankFresh
 }
 
 // clampInto returns the value of bucket b nearest to v.
@@ -651,38 +739,74 @@ func (e *Enricher) search(p *Point, w *window, params *Params) {
 		for _, g := range e.groups {
 			e.fines = e.reader.Fines(g, e.fines[:0])
 			for _, f := range e.fines {
-				e.walk(p, w, g, f, -1, maxWalk, params)
+				e.walk(p, w, g, f, -1, maxWalk, true, params)
 			}
 		}
 		return
 	}
+	e.cur.p, e.cur.w, e.cur.params = p, w, params
 	for b := len(e.target) - 1; b >= 0; b-- {
-		if !e.target[b] || e.best[b].rank >= rankFresh {
-			continue
-		}
-		lo, hi := p.Layout.Range(b)
-		if hi < 0 {
-			continue // durations are never negative
-		}
-		fLo, fHi := fineRange(lo-params.Tolerance, hi+params.Tolerance, params.UnitNanos)
-		// Breadth first: the newest spans of every class in the bucket's
-		// range usually hold a candidate; walk deep only when they do not.
-		// A fresh in-bucket span ends the search; a late or near one is
-		// kept while a better one may still turn up.
-	passes:
-		for _, limit := range [2]int{peekWalk, maxWalk} {
-			for f := int(fHi); f >= int(fLo); f-- {
-				for _, g := range e.groups {
-					if e.walk(p, w, g, uint8(f), b, limit, params) {
-						break passes
-					}
-				}
-			}
-			if e.best[b].rank >= rankLate {
-				break // in the bucket; only near ones go deeper
-			}
+		if e.target[b] && e.best[b].rank < rankFresh {
+			e.fillBucket(b, true)
 		}
 	}
+}
+
+// fillBucket searches for bucket b's candidate, breadth first: the newest
+// spans of every class in the bucket's range usually hold one; it walks deep
+// only when they do not. A fresh in-bucket span ends the search. Spans within
+// the tolerance outside the bucket (or ending just after the point) are
+// looked for last, when near is set and no span inside it was found.
+func (e *Enricher) fillBucket(b int, near bool) {
+	p, w, params := e.cur.p, e.cur.w, e.cur.params
+	lo, hi := p.Layout.Range(b)
+	if hi < 0 {
+		return // durations are never negative
+	}
+	fLo, fHi := fineRange(lo, hi, params.UnitNanos)
+	nLo, nHi := fineRange(lo-params.Tolerance, hi+params.Tolerance, params.UnitNanos)
+passes:
+	for _, pass := range [3]struct {
+		limit  int
+		near   bool
+		lo, hi uint8
+	}{{peekWalk, false, fLo, fHi}, {maxWalk, false, fLo, fHi}, {maxWalk, true, nLo, nHi}} {
+		if pass.near && (!near || params.Tolerance <= 0 || e.best[b].rank >= rankLate) {
+			break
+		}
+		for f := int(pass.hi); f >= int(pass.lo); f-- {
+			for _, g := range e.groups {
+				if e.walk(p, w, g, uint8(f), b, pass.limit, pass.near, params) {
+					break passes
+				}
+			}
+		}
+		if !pass.near && (e.best[b].rank >= rankFresh || (pass.limit == maxWalk && e.best[b].rank >= rankLate)) {
+			// A fresh span in the bucket, or after the deep walk a late
+			// one: late spans arrive last, so a peek can see a late one
+			// before the fresh ones under it.
+			break
+		}
+	}
+}
+
+// release frees span ref, the candidate of its own bucket own, to serve a
+// neighbour: only if own finds another candidate without it. Otherwise own
+// keeps it and release reports false.
+func (e *Enricher) release(own int, ref *spanindex.Ref) bool {
+	if e.excluded != 0 || e.best[own].rank == rankExact {
+		return false // no nested swaps; the data point named that span
+	}
+	kept := e.best[own]
+	e.best[own] = candidate{}
+	e.excluded = ref.Seq + 1
+	e.fillBucket(own, false)
+	e.excluded = 0
+	if e.best[own].ok {
+		return true
+	}
+	e.best[own] = kept
+	return false
 }
 
 func fineRange(lo, hi, unitNanos float64) (uint8, uint8) {
@@ -698,9 +822,10 @@ func fineRange(lo, hi, unitNanos float64) (uint8, uint8) {
 }
 
 // walk visits one duration class of a group, newest first, and reports
-// whether bucket want (-1: none in particular) got a fresh in-bucket
-// candidate. Every span offers itself to the target bucket it can serve.
-func (e *Enricher) walk(p *Point, w *window, g spanindex.GroupID, fine uint8, want, limit int, params *Params) bool {
+// whether bucket want (-1: none in particular) got a fresh candidate (in the
+// bucket, or within the tolerance when near is set). Every span offers
+// itself to the target bucket it can serve.
+func (e *Enricher) walk(p *Point, w *window, g spanindex.GroupID, fine uint8, want, limit int, near bool, params *Params) bool {
 	it := e.reader.List(g, fine)
 	if !e.reachable(w, &it, want) {
 		return false
@@ -711,16 +836,28 @@ func (e *Enricher) walk(p *Point, w *window, g spanindex.GroupID, fine uint8, wa
 		if !ok {
 			return false
 		}
-		b, v, r := e.place(p, w, &ref, e.spanValue(&ref, params), params)
+		if ref.Seq+1 == e.excluded {
+			continue
+		}
+		b, v, ts, r := e.place(p, w, &ref, e.spanValue(&ref, params), placeFor(want, near), near, params)
 		if b < 0 {
 			continue
 		}
-		e.offer(b, ref, v, r)
-		if b == want && r == rankFresh {
+		e.offer(b, ref, v, ts, r)
+		if b == want && (r == rankFresh || (near && r == rankNearFresh)) {
 			return true
 		}
 	}
 	return false
+}
+
+// placeFor is the bucket a walk offers spans to: in the near pass only the
+// bucket it searches for, otherwise any target (want is a hint to stop).
+func placeFor(want int, near bool) int {
+	if near {
+		return want
+	}
+	return -1
 }
 
 // reachable tells from a list's head alone whether it can hold a candidate:
@@ -765,7 +902,7 @@ func (e *Enricher) attach(p *Point, params *Params, kept int, res *Result) int {
 		ex := p.Exemplars.AppendEmpty()
 		ex.SetTraceID(c.ref.TraceID)
 		ex.SetSpanID(c.ref.SpanID)
-		ex.SetTimestamp(pcommon.Timestamp(c.ref.End))
+		ex.SetTimestamp(pcommon.Timestamp(c.ts))
 		ex.SetDoubleValue(c.value)
 		if params.FilteredAttributes {
 			e.filtered(ex, c.ref)
