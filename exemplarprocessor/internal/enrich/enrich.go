@@ -143,7 +143,7 @@ type Enricher struct {
 	// cur is the point being searched.
 	cur struct {
 		p      *Point
-		w      *window
+		w      window // a copy: a pointer would move every point's window to the heap
 		params *Params
 	}
 }
@@ -634,9 +634,6 @@ func (e *Enricher) place(p *Point, w *window, ref *spanindex.Ref, v float64, wan
 		}
 		val := v
 		if t != own {
-			if own >= 0 && e.best[own].ok && e.best[own].ref.Seq == ref.Seq && !e.release(own, ref) {
-				continue // it explains its own bucket, which has no other span
-			}
 			c, ok := clampInto(p.Layout, t, v)
 			if !ok || math.Abs(c-v) > params.Tolerance {
 				continue
@@ -651,7 +648,14 @@ func (e *Enricher) place(p *Point, w *window, ref *spanindex.Ref, v float64, wan
 		} else if t == own {
 			continue // eligible in its own bucket: handled above
 		}
-		return t, val, ts, r - (rankLate - rankNearLate)
+		r -= rankLate - rankNearLate
+		// Only now, with the span sure to fit and to be taken, may its own
+		// bucket let it go.
+		if t != own && own >= 0 && e.best[own].ok && e.best[own].ref.Seq == ref.Seq &&
+			(!e.best[t].beats(r, ref.End) || !e.release(own, ref)) {
+			continue // it explains its own bucket, which has no other span
+		}
+		return t, val, ts, r
 	}
 	return -1, 0, 0, rankNone
 }
@@ -744,7 +748,7 @@ func (e *Enricher) search(p *Point, w *window, params *Params) {
 		}
 		return
 	}
-	e.cur.p, e.cur.w, e.cur.params = p, w, params
+	e.cur.p, e.cur.w, e.cur.params = p, *w, params
 	for b := len(e.target) - 1; b >= 0; b-- {
 		if e.target[b] && e.best[b].rank < rankFresh {
 			e.fillBucket(b, true)
@@ -758,7 +762,7 @@ func (e *Enricher) search(p *Point, w *window, params *Params) {
 // the tolerance outside the bucket (or ending just after the point) are
 // looked for last, when near is set and no span inside it was found.
 func (e *Enricher) fillBucket(b int, near bool) {
-	p, w, params := e.cur.p, e.cur.w, e.cur.params
+	p, w, params := e.cur.p, &e.cur.w, e.cur.params
 	lo, hi := p.Layout.Range(b)
 	if hi < 0 {
 		return // durations are never negative
