@@ -59,8 +59,10 @@ func FuzzConsumeMetrics(f *testing.F) {
 	for _, md := range []pmetric.Metrics{
 		metricsOf(serverHist("shop", t0, t0.Add(10*time.Second), []uint64{0, 0, 0, 1, 0, 0, 0, 0, 0})),
 		metricsOf(serverHist("shop", t0, t0.Add(10*time.Second), []uint64{1, 2})),
-		expMetricsOf(expHist{service: "shop", metric: "http.server.request.duration", unit: "s", start: t0, time: t0.Add(time.Second),
-			scale: 20, zeroCount: 1, posOffset: -5, pos: []uint64{1, 0, 1}, negOffset: 3, neg: []uint64{2}}),
+		expMetricsOf(expHist{
+			service: "shop", metric: "http.server.request.duration", unit: "s", start: t0, time: t0.Add(time.Second),
+			scale: 20, zeroCount: 1, posOffset: -5, pos: []uint64{1, 0, 1}, negOffset: 3, neg: []uint64{2},
+		}),
 		metricsOf(withIDs(serverHist("shop", t0, t0.Add(10*time.Second), []uint64{0, 0, 0, 1, 0, 0, 0, 0, 0}), 1, true)),
 	} {
 		b, err := m.MarshalMetrics(md)
