@@ -201,7 +201,7 @@ func refresh(md pmetric.Metrics, now time.Time, counts [][]uint64) {
 
 func metricsCounters(b *testing.B, h *harness) (attached, unfilled int64) {
 	b.Helper()
-	return sumCounter(h, "otelcol_processor_exemplar_exemplars_attached"), sumCounter(h, "otelcol_processor_exemplar_buckets_unfilled")
+	return counter(h, "otelcol_processor_exemplar_exemplars_attached"), counter(h, "otelcol_processor_exemplar_buckets_unfilled")
 }
 
 // BenchmarkMerge measures exact_join.remove_attributes on the trace_id-as-label

@@ -355,15 +355,5 @@ func TestExactJoinUnchangedReexports(t *testing.T) {
 }
 
 func exactOutcome(h *harness, outcome string) int64 {
-	m, err := h.telemetry.GetMetric("otelcol_processor_exemplar_exact_join")
-	if err != nil {
-		return 0
-	}
-	var n int64
-	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-		if v, ok := dp.Attributes.Value("outcome"); ok && v.AsString() == outcome {
-			n += dp.Value
-		}
-	}
-	return n
+	return counter(h, "otelcol_processor_exemplar_exact_join", "outcome", outcome)
 }

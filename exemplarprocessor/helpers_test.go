@@ -209,9 +209,10 @@ func exemplarsOf(md pmetric.Metrics) pmetric.ExemplarSlice {
 	return md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Histogram().DataPoints().At(0).Exemplars()
 }
 
-// sumCounter sums every data point of an int64 counter of the processor's
-// telemetry, 0 when it was never recorded.
-func sumCounter(h *harness, name string) int64 {
+// counter sums the data points of an int64 counter of the processor's
+// telemetry, only those whose attribute attr[0] equals attr[1] when given;
+// 0 when the counter was never recorded.
+func counter(h *harness, name string, attr ...string) int64 {
 	m, err := h.telemetry.GetMetric(name)
 	if err != nil {
 		return 0
@@ -222,6 +223,11 @@ func sumCounter(h *harness, name string) int64 {
 	}
 	var total int64
 	for _, dp := range sum.DataPoints {
+		if len(attr) == 2 {
+			if v, ok := dp.Attributes.Value(attribute.Key(attr[0])); !ok || v.AsString() != attr[1] {
+				continue
+			}
+		}
 		total += dp.Value
 	}
 	return total

@@ -148,7 +148,7 @@ func TestHoldRetriesTransientErrors(t *testing.T) {
 	fail = consumererror.NewPermanent(errors.New("bad data"))
 	mp.releaseDue(context.Background())
 	assert.Zero(t, mp.hold.Points(), "a permanent error drops the batch")
-	assert.Equal(t, int64(2), sumCounter(h, "otelcol_processor_exemplar_hold_release_errors"))
+	assert.Equal(t, int64(2), counter(h, "otelcol_processor_exemplar_hold_release_errors"))
 	require.NoError(t, mp.shutdown(context.Background()))
 }
 

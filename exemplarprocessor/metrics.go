@@ -382,35 +382,19 @@ func (bt *batch) metric(res pcommon.Map, scopeHash uint64, m pmetric.Metric) {
 	keys := merge.Keys{TraceID: cfg.TraceIDAttribute, SpanID: cfg.SpanIDAttribute}
 	var merged merge.Result
 	if m.Type() == pmetric.MetricTypeHistogram {
-		dps := m.Histogram().DataPoints()
-		cumulative := m.Histogram().AggregationTemporality() == pmetric.AggregationTemporalityCumulative
-		for i := 0; i < dps.Len(); i++ {
-			dp := dps.At(i)
-			bt.collectExact(i, dp.Attributes(), dp.Count(), dp.Sum(), dp.HasSum())
-		}
-		if cfg.RemoveAttributes {
-			merged = merge.Histograms(bt.mp.hasher, dps, keys)
-		}
-		for i := 0; i < dps.Len(); i++ {
-			dp := dps.At(i)
-			p, valid := bt.explicitPoint(dp, cumulative)
-			bt.point(p, valid, res, rule, metricHash, dp.Attributes(), bt.exactFor(i, merged.Sources), params)
-		}
+		h := m.Histogram()
+		cumulative := h.AggregationTemporality() == pmetric.AggregationTemporalityCumulative
+		merged = enrichPoints(bt, res, rule, metricHash, params, h.DataPoints().Len, h.DataPoints().At,
+			func() merge.Result { return merge.Histograms(bt.mp.hasher, h.DataPoints(), keys) },
+			func(dp pmetric.HistogramDataPoint) (*enrich.Point, bool) { return bt.explicitPoint(dp, cumulative) })
 	} else {
-		dps := m.ExponentialHistogram().DataPoints()
-		cumulative := m.ExponentialHistogram().AggregationTemporality() == pmetric.AggregationTemporalityCumulative
-		for i := 0; i < dps.Len(); i++ {
-			dp := dps.At(i)
-			bt.collectExact(i, dp.Attributes(), dp.Count(), dp.Sum(), dp.HasSum())
-		}
-		if cfg.RemoveAttributes {
-			merged = merge.ExponentialHistograms(bt.mp.hasher, dps, keys)
-		}
-		for i := 0; i < dps.Len(); i++ {
-			dp := dps.At(i)
-			p, valid := bt.exponentialPoint(dp, cumulative)
-			bt.point(p, valid, res, rule, metricHash, dp.Attributes(), bt.exactFor(i, merged.Sources), params)
-		}
+		h := m.ExponentialHistogram()
+		cumulative := h.AggregationTemporality() == pmetric.AggregationTemporalityCumulative
+		merged = enrichPoints(bt, res, rule, metricHash, params, h.DataPoints().Len, h.DataPoints().At,
+			func() merge.Result { return merge.ExponentialHistograms(bt.mp.hasher, h.DataPoints(), keys) },
+			func(dp pmetric.ExponentialHistogramDataPoint) (*enrich.Point, bool) {
+				return bt.exponentialPoint(dp, cumulative)
+			})
 	}
 	bt.st.merged += uint64(merged.Merged)
 	bt.st.boundsDiffer += uint64(merged.BoundsDiffer)
@@ -420,6 +404,36 @@ func (bt *batch) metric(res pcommon.Map, scopeHash uint64, m pmetric.Metric) {
 type exactOf struct {
 	x  enrich.Exact
 	ok bool
+}
+
+// histPoint is what explicit and exponential histogram points share here.
+type histPoint interface {
+	Attributes() pcommon.Map
+	Count() uint64
+	Sum() float64
+	HasSum() bool
+}
+
+// enrichPoints enriches a metric's points: it collects the spans the points
+// name by their IDs, merges the points when configured (len and at see the
+// slice after merging), and enriches each remaining point.
+func enrichPoints[P histPoint](bt *batch, res pcommon.Map, rule *rules.Rule, metricHash uint64, params *enrich.Params,
+	length func() int, at func(int) P, mergeFn func() merge.Result, point func(P) (*enrich.Point, bool),
+) merge.Result {
+	for i := range length() {
+		dp := at(i)
+		bt.collectExact(i, dp.Attributes(), dp.Count(), dp.Sum(), dp.HasSum())
+	}
+	var merged merge.Result
+	if bt.mp.core.cfg.ExactJoin.RemoveAttributes {
+		merged = mergeFn()
+	}
+	for i := range length() {
+		dp := at(i)
+		p, valid := point(dp)
+		bt.point(p, valid, res, rule, metricHash, dp.Attributes(), bt.exactFor(i, merged.Sources), params)
+	}
+	return merged
 }
 
 // collectExact records the span the i-th point names by its trace/span ID

@@ -76,17 +76,7 @@ func firstExemplarValues(md pmetric.Metrics) []float64 {
 }
 
 func notEnriched(h *harness, reason string) int64 {
-	m, err := h.telemetry.GetMetric("otelcol_processor_exemplar_datapoints_not_enriched")
-	if err != nil {
-		return 0
-	}
-	var n int64
-	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-		if v, ok := dp.Attributes.Value("reason"); ok && v.AsString() == reason {
-			n += dp.Value
-		}
-	}
-	return n
+	return counter(h, "otelcol_processor_exemplar_datapoints_not_enriched", "reason", reason)
 }
 
 // clientSpan is a CLIENT span of service calling server:port.

@@ -481,18 +481,26 @@ func (idx *Index) dropCheckpoints() {
 // arrival is the time the span with sequence number seq arrived, to the
 // resolution of checkpoints.
 func (idx *Index) arrival(seq uint64) int64 {
-	lo, hi := 0, idx.cpLen-1
-	if hi < 0 {
-		return 0
-	}
+	cp, _ := idx.lastCheckpoint(func(c checkpoint) bool { return c.seq <= seq })
+	return cp.t
+}
+
+// lastCheckpoint returns the newest checkpoint for which before holds;
+// before must hold for a prefix of the checkpoints (they are in order of
+// both sequence number and time). ok is false when it holds for none.
+func (idx *Index) lastCheckpoint(before func(checkpoint) bool) (cp checkpoint, ok bool) {
 	n := len(idx.checkpoints)
+	if idx.cpLen == 0 || !before(idx.checkpoints[idx.cpHead%n]) {
+		return checkpoint{}, false
+	}
+	lo, hi := 0, idx.cpLen-1
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
-		if idx.checkpoints[(idx.cpHead+mid)%n].seq <= seq {
+		if before(idx.checkpoints[(idx.cpHead+mid)%n]) {
 			lo = mid
 		} else {
 			hi = mid - 1
 		}
 	}
-	return idx.checkpoints[(idx.cpHead+lo)%n].t
+	return idx.checkpoints[(idx.cpHead+lo)%n], true
 }

@@ -27,21 +27,12 @@ func (r Reader) NextSeq() uint64 { return r.idx.seq }
 // arrival order, so a walk from newest to oldest can stop there.
 func (r Reader) ArrivedSince(t int64) uint64 {
 	idx := r.idx
-	n := len(idx.checkpoints)
-	lo, hi := 0, idx.cpLen-1
-	if hi < 0 || idx.checkpoints[idx.cpHead%n].t > t {
+	// The last checkpoint at or before t: its spans may have arrived after t.
+	cp, ok := idx.lastCheckpoint(func(c checkpoint) bool { return c.t <= t })
+	if !ok {
 		return idx.tailSeq()
 	}
-	// The last checkpoint at or before t: its spans may have arrived after t.
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if idx.checkpoints[(idx.cpHead+mid)%n].t <= t {
-			lo = mid
-		} else {
-			hi = mid - 1
-		}
-	}
-	return max(idx.checkpoints[(idx.cpHead+lo)%n].seq, idx.tailSeq())
+	return max(cp.seq, idx.tailSeq())
 }
 
 // Lookup finds the indexed span with these IDs.
