@@ -310,10 +310,14 @@ type batch struct {
 	r   spanindex.Reader
 	now int64
 
-	counts   []uint64
-	bounds   []float64
-	exact    []enrich.Exact
-	exactBy  []exactOf // per original point of the current metric
+	counts  []uint64
+	bounds  []float64
+	exact   []enrich.Exact
+	exactBy []exactOf // per original point of the current metric
+	// The current point's key inputs, for JoinKey.
+	keyRes   pcommon.Map
+	keyRule  *rules.Rule
+	keyAttrs pcommon.Map
 	pt       enrich.Point
 	explicit buckets.Explicit
 	expo     buckets.Exponential
@@ -477,16 +481,16 @@ func (bt *batch) point(p *enrich.Point, valid bool, res pcommon.Map, rule *rules
 		st.notEnrichedBy(reasonInvalidPoint, 1)
 		return
 	}
-	var key *spanindex.Key
+	var keys enrich.KeySource
 	if rule != nil {
-		bt.mp.core.rules.PointKey(bt.key, res, rule, attrs)
-		key = bt.key
+		bt.keyRes, bt.keyRule, bt.keyAttrs = res, rule, attrs
+		keys = bt
 	} else if len(exact) == 0 {
 		st.notEnrichedBy(reasonNoRule, 1)
 		return
 	}
 	stream := identity.Combine(metricHash, bt.mp.hasher.Map(attrs))
-	out := bt.e.Enrich(p, key, stream, exact, params)
+	out := bt.e.Enrich(p, keys, stream, exact, params)
 	st.exact += uint64(out.Exact)
 	st.matched += uint64(out.Matched)
 	st.unfilled += uint64(out.Unfilled)
@@ -499,6 +503,12 @@ func (bt *batch) point(p *enrich.Point, valid bool, res pcommon.Map, rule *rules
 	if out.Reason != "" {
 		st.notEnrichedBy(out.Reason, 1)
 	}
+}
+
+// JoinKey builds the current point's join key (enrich.KeySource).
+func (bt *batch) JoinKey() *spanindex.Key {
+	bt.mp.core.rules.PointKey(bt.key, bt.keyRes, bt.keyRule, bt.keyAttrs)
+	return bt.key
 }
 
 // exactSpan finds the span named by a point's trace/span ID attributes.

@@ -138,8 +138,12 @@ type Enricher struct {
 	removals []int
 	pending  []pendingReplace
 
-	// excluded is Seq+1 of a span a re-search must not pick, 0 for none.
-	excluded uint64
+	// Candidates and their assignment (assign.go).
+	newest []spanindex.Recent
+	lists  [][]candidate // per bucket, best first
+	full   []bool        // the bucket's list holds all its candidates
+	owners []owner       // which bucket each assigned span explains
+	seen   []uint64      // spans tried by the current augmenting search
 	// cur is the point being searched.
 	cur struct {
 		p      *Point
@@ -178,10 +182,6 @@ const (
 	// rankExact: named by the data point's own trace/span IDs.
 	rankExact
 )
-
-func (c *candidate) beats(r rank, end uint64) bool {
-	return !c.ok || r > c.rank || (r == c.rank && end > c.ref.End)
-}
 
 // Reset points a (possibly reused) Enricher at r and t at time now. The
 // caller holds r's read lock and t's lock while it uses the Enricher.
@@ -238,9 +238,10 @@ func resize[T any](s []T, n int) []T {
 	return s
 }
 
-// Enrich attaches exemplars to p. key selects the join groups (nil when no
-// rule applies: only exact spans can be used); stream identifies p's stream.
-func (e *Enricher) Enrich(p *Point, key *spanindex.Key, stream uint64, exact []Exact, params *Params) Result {
+// Enrich attaches exemplars to p. keys gives the key that selects the join
+// groups (nil when no rule applies: only exact spans can be used); stream
+// identifies p's stream.
+func (e *Enricher) Enrich(p *Point, keys KeySource, stream uint64, exact []Exact, params *Params) Result {
 	var res Result
 	n := p.Layout.Len()
 	e.prev = resize(e.prev, n)
@@ -248,6 +249,14 @@ func (e *Enricher) Enrich(p *Point, key *spanindex.Key, stream uint64, exact []E
 	e.target = resize(e.target, n)
 	e.filled = resize(e.filled, n)
 	e.best = resize(e.best, n)
+	e.full = resize(e.full, n)
+	if cap(e.lists) < n {
+		e.lists = make([][]candidate, n)
+	}
+	e.lists = e.lists[:n]
+	for b := range e.lists {
+		e.lists[b] = e.lists[b][:0]
+	}
 
 	st, isNew := e.streams.Get(stream, e.now)
 	compatible := !isNew && e.mapPrevious(st, p)
@@ -313,7 +322,7 @@ func (e *Enricher) Enrich(p *Point, key *spanindex.Key, stream uint64, exact []E
 			e.considerExact(p, &w, &exact[i], obs, hasObs, params, &res)
 		}
 	}
-	if key != nil {
+	if keys != nil {
 		low := w.start
 		if w.continuing {
 			// Non-late candidates end after the previous point; late ones
@@ -324,9 +333,13 @@ func (e *Enricher) Enrich(p *Point, key *spanindex.Key, stream uint64, exact []E
 		if w.continuing {
 			w.seqFloor = min(w.seqFloor, w.prevSeq)
 		}
-		e.joinGroups(st, key)
-		e.search(p, &w, params)
+		e.joinGroups(st, keys)
+	} else {
+		e.groups = e.groups[:0] // no rule: only the point's own spans
 	}
+	e.cur.p, e.cur.w, e.cur.params = p, w, params
+	e.collect()
+	e.assign()
 	kept := e.settleExisting(p, &res)
 	attached := e.attach(p, params, kept, &res)
 
@@ -539,29 +552,6 @@ func (e *Enricher) spanValue(ref *spanindex.Ref, params *Params) float64 {
 	return math.NaN()
 }
 
-func (e *Enricher) considerExact(p *Point, w *window, x *Exact, obs float64, hasObs bool, params *Params, res *Result) {
-	if x.HasValue || hasObs {
-		v := x.Value
-		if !x.HasValue {
-			v = obs
-		}
-		// The measured value itself: it lies in the bucket that counted it.
-		if b := p.Layout.Of(v); b >= 0 && e.target[b] && e.eligible(w, &x.Ref, b) != rankNone {
-			e.offer(b, x.Ref, v, x.Ref.End, rankExact)
-		}
-		return
-	}
-	v := e.spanValue(&x.Ref, params)
-	if math.IsNaN(v) {
-		res.ExactValueUnknown++
-		return
-	}
-	if b, val, ts, r := e.place(p, w, &x.Ref, v, -1, true, params); b >= 0 {
-		_ = r
-		e.offer(b, x.Ref, val, ts, rankExact)
-	}
-}
-
 func anyTarget(target []bool) bool {
 	for _, t := range target {
 		if t {
@@ -569,316 +559,6 @@ func anyTarget(target []bool) bool {
 		}
 	}
 	return false
-}
-
-// offer makes the span bucket b's candidate if it beats the current one. A
-// span explains at most one bucket of a point: if it already stands in
-// for another bucket within the tolerance and b is its own bucket, it moves
-// back to b and the other bucket looks again without it; otherwise the
-// offer is declined.
-func (e *Enricher) offer(b int, ref spanindex.Ref, v float64, ts uint64, r rank) {
-	c := &e.best[b]
-	if !c.beats(r, ref.End) {
-		return
-	}
-	ob := e.chosenFor(ref.Seq, b)
-	if ob >= 0 && (r < rankLate || e.best[ob].rank >= rankLate) {
-		return
-	}
-	*c = candidate{ref: ref, value: v, ts: ts, ok: true, rank: r}
-	if ob >= 0 {
-		e.best[ob] = candidate{}
-		if e.excluded == 0 {
-			e.excluded = ref.Seq + 1
-			e.fillBucket(ob, true)
-			e.excluded = 0
-		}
-	}
-}
-
-// chosenFor returns the bucket other than b whose candidate the span with
-// sequence number seq is, or -1.
-func (e *Enricher) chosenFor(seq uint64, b int) int {
-	for i := range e.best {
-		if i != b && e.best[i].ok && e.best[i].ref.Seq == seq {
-			return i
-		}
-	}
-	return -1
-}
-
-// place returns the bucket a span with value v can serve, the exemplar's
-// value and timestamp, and its rank. Outside the near pass a span serves only
-// its own bucket. In the near pass it may also serve bucket want (or, want < 0,
-// a neighbour of its own) within the tolerance: a duration just outside the
-// bucket, value clamped into it, or an end just after the point, timestamp
-// clamped to the point. A span already chosen for its own bucket serves no
-// other.
-func (e *Enricher) place(p *Point, w *window, ref *spanindex.Ref, v float64, want int, near bool, params *Params) (int, float64, uint64, rank) {
-	own := p.Layout.Of(v)
-	if own >= 0 && e.target[own] && (want < 0 || want == own) {
-		if r := e.eligible(w, ref, own); r != rankNone {
-			return own, v, ref.End, r
-		}
-	}
-	if !near || params.Tolerance <= 0 {
-		return -1, 0, 0, rankNone
-	}
-	candidates := [3]int{want, -1, -1}
-	if want < 0 {
-		candidates = [3]int{own, p.Layout.Of(v - params.Tolerance), p.Layout.Of(v + params.Tolerance)}
-	}
-	for _, t := range candidates {
-		if t < 0 || !e.target[t] {
-			continue
-		}
-		val := v
-		if t != own {
-			c, ok := clampInto(p.Layout, t, v)
-			if !ok || math.Abs(c-v) > params.Tolerance {
-				continue
-			}
-			val = c
-		}
-		ts, r := ref.End, e.eligible(w, ref, t)
-		if r == rankNone {
-			if ts, r = e.straddles(w, ref, t, params); r == rankNone {
-				continue
-			}
-		} else if t == own {
-			continue // eligible in its own bucket: handled above
-		}
-		r -= rankLate - rankNearLate
-		// Only now, with the span sure to fit and to be taken, may its own
-		// bucket let it go.
-		if t != own && own >= 0 && e.best[own].ok && e.best[own].ref.Seq == ref.Seq &&
-			(!e.best[t].beats(r, ref.End) || !e.release(own, ref)) {
-			continue // it explains its own bucket, which has no other span
-		}
-		return t, val, ts, r
-	}
-	return -1, 0, 0, rankNone
-}
-
-// straddles admits a span that ended just after the point for a bucket that
-// grew in it: the metric counted the request before the point's time, its
-// span ended a moment later. The exemplar takes the point's time.
-//
-// The same holds for a bucket owed since an earlier point: a span that
-// ended just after that point and arrived late takes the point's time.
-func (e *Enricher) straddles(w *window, ref *spanindex.Ref, b int, params *Params) (uint64, rank) {
-	end := ref.End
-	if w.continuing && !e.grown[b] {
-		owedTo := e.prev[b].OwedTo
-		if owedTo == 0 || ref.Seq < w.prevSeq || end <= owedTo || end-owedTo > params.ToleranceNanos || owedTo <= e.prev[b].LastExemplar {
-			return 0, rankNone
-		}
-		return owedTo, rankLate
-	}
-	if end <= w.end || end-w.end > params.ToleranceNanos || w.end <= e.prev[b].LastExemplar || w.end <= w.start {
-		return 0, rankNone
-	}
-	return w.end, rankFresh
-}
-
-// clampInto returns the value of bucket b nearest to v.
-func clampInto(l buckets.Layout, b int, v float64) (float64, bool) {
-	lo, hi := l.Range(b)
-	c := hi
-	if v <= lo {
-		c = math.Nextafter(lo, math.Inf(1))
-	}
-	// Bounds of exponential buckets are computed: step inwards until the
-	// exact mapping agrees.
-	for range 4 {
-		if l.Of(c) == b {
-			return c, true
-		}
-		if v <= lo {
-			c = math.Nextafter(c, math.Inf(1))
-		} else {
-			c = math.Nextafter(c, math.Inf(-1))
-		}
-	}
-	return 0, false
-}
-
-// joinGroups sets e.groups to the index groups key selects, from the
-// stream's cache while the index says they have not changed: a point's key
-// often has wildcards (dimensions of other rules) and would scan every group
-// of its service.
-func (e *Enricher) joinGroups(st *streams.State, key *spanindex.Key) {
-	gen := e.reader.Generation(key)
-	if gen != 0 && gen == st.GroupsGen {
-		e.groups = e.groups[:0]
-		for _, g := range st.Groups {
-			e.groups = append(e.groups, spanindex.GroupID(g))
-		}
-		return
-	}
-	e.groups = e.reader.Groups(key, e.groups[:0])
-	st.Groups, st.GroupsGen = st.Groups[:0], gen
-	for _, g := range e.groups {
-		st.Groups = append(st.Groups, uint32(g))
-	}
-}
-
-// search looks for a candidate for every target bucket still without one,
-// slowest bucket first. A bucket's duration classes are walked newest span
-// first until it has one; candidates for other target buckets met on the way
-// are kept too.
-func (e *Enricher) search(p *Point, w *window, params *Params) {
-	open := 0
-	for b, t := range e.target {
-		if t && e.best[b].rank < rankFresh {
-			open++
-		}
-	}
-	if open == 0 || len(e.groups) == 0 {
-		return
-	}
-	if params.ValueSlot >= 0 {
-		// Attribute values are not ordered by duration class: walk every
-		// class of every group.
-		for _, g := range e.groups {
-			e.fines = e.reader.Fines(g, e.fines[:0])
-			for _, f := range e.fines {
-				e.walk(p, w, g, f, -1, maxWalk, true, params)
-			}
-		}
-		return
-	}
-	e.cur.p, e.cur.w, e.cur.params = p, *w, params
-	for b := len(e.target) - 1; b >= 0; b-- {
-		if e.target[b] && e.best[b].rank < rankFresh {
-			e.fillBucket(b, true)
-		}
-	}
-}
-
-// fillBucket searches for bucket b's candidate, breadth first: the newest
-// spans of every class in the bucket's range usually hold one; it walks deep
-// only when they do not. A fresh in-bucket span ends the search. Spans within
-// the tolerance outside the bucket (or ending just after the point) are
-// looked for last, when near is set and no span inside it was found.
-func (e *Enricher) fillBucket(b int, near bool) {
-	p, w, params := e.cur.p, &e.cur.w, e.cur.params
-	lo, hi := p.Layout.Range(b)
-	if hi < 0 {
-		return // durations are never negative
-	}
-	fLo, fHi := fineRange(lo, hi, params.UnitNanos)
-	nLo, nHi := fineRange(lo-params.Tolerance, hi+params.Tolerance, params.UnitNanos)
-passes:
-	for _, pass := range [3]struct {
-		limit  int
-		near   bool
-		lo, hi uint8
-	}{{peekWalk, false, fLo, fHi}, {maxWalk, false, fLo, fHi}, {maxWalk, true, nLo, nHi}} {
-		if pass.near && (!near || params.Tolerance <= 0 || e.best[b].rank >= rankLate) {
-			break
-		}
-		for f := int(pass.hi); f >= int(pass.lo); f-- {
-			for _, g := range e.groups {
-				if e.walk(p, w, g, uint8(f), b, pass.limit, pass.near, params) {
-					break passes
-				}
-			}
-		}
-		if !pass.near && (e.best[b].rank >= rankFresh || (pass.limit == maxWalk && e.best[b].rank >= rankLate)) {
-			// A fresh span in the bucket, or after the deep walk a late
-			// one: late spans arrive last, so a peek can see a late one
-			// before the fresh ones under it.
-			break
-		}
-	}
-}
-
-// release frees span ref, the candidate of its own bucket own, to serve a
-// neighbour: only if own finds another candidate without it. Otherwise own
-// keeps it and release reports false.
-func (e *Enricher) release(own int, ref *spanindex.Ref) bool {
-	if e.excluded != 0 || e.best[own].rank == rankExact {
-		return false // no nested swaps; the data point named that span
-	}
-	kept := e.best[own]
-	e.best[own] = candidate{}
-	e.excluded = ref.Seq + 1
-	e.fillBucket(own, false)
-	e.excluded = 0
-	if e.best[own].ok {
-		return true
-	}
-	e.best[own] = kept
-	return false
-}
-
-func fineRange(lo, hi, unitNanos float64) (uint8, uint8) {
-	fLo := uint8(0)
-	if l := lo * unitNanos; l > 0 {
-		fLo = spanindex.Fine(int64(math.Min(l, math.MaxInt64/2)))
-	}
-	fHi := uint8(127)
-	if h := hi * unitNanos; h < math.MaxInt64/2 {
-		fHi = spanindex.Fine(int64(math.Ceil(h)))
-	}
-	return fLo, fHi
-}
-
-// walk visits one duration class of a group, newest first, and reports
-// whether bucket want (-1: none in particular) got a fresh candidate (in the
-// bucket, or within the tolerance when near is set). Every span offers
-// itself to the target bucket it can serve.
-func (e *Enricher) walk(p *Point, w *window, g spanindex.GroupID, fine uint8, want, limit int, near bool, params *Params) bool {
-	it := e.reader.List(g, fine)
-	if !e.reachable(w, &it, want) {
-		return false
-	}
-	for visited := 0; visited < limit; visited++ {
-		// Lists run newest first: below the floor the rest arrived earlier still.
-		ref, ok := it.Next(w.seqFloor)
-		if !ok {
-			return false
-		}
-		if ref.Seq+1 == e.excluded {
-			continue
-		}
-		b, v, ts, r := e.place(p, w, &ref, e.spanValue(&ref, params), placeFor(want, near), near, params)
-		if b < 0 {
-			continue
-		}
-		e.offer(b, ref, v, ts, r)
-		if b == want && (r == rankFresh || (near && r == rankNearFresh)) {
-			return true
-		}
-	}
-	return false
-}
-
-// placeFor is the bucket a walk offers spans to: in the near pass only the
-// bucket it searches for, otherwise any target (want is a hint to stop).
-func placeFor(want int, near bool) int {
-	if near {
-		return want
-	}
-	return -1
-}
-
-// reachable tells from a list's head alone whether it can hold a candidate:
-// some span must end inside the window and after the bucket's last exemplar,
-// and, in a continuing window, spans that ended by the previous point count
-// only if they arrived after it.
-func (e *Enricher) reachable(w *window, it *spanindex.Iter, want int) bool {
-	maxEnd := it.MaxEnd()
-	if maxEnd <= w.start || (want >= 0 && maxEnd <= e.prev[want].LastExemplar) {
-		return false
-	}
-	if head := it.HeadSeq(); head < w.seqFloor {
-		return false
-	} else if w.continuing && maxEnd <= w.prevTime && head < w.prevSeq {
-		return false
-	}
-	return true
 }
 
 // attach appends the chosen exemplars, slowest buckets first when capped,
@@ -903,6 +583,7 @@ func (e *Enricher) attach(p *Point, params *Params, kept int, res *Result) int {
 	}
 	for _, b := range e.chosen {
 		c := &e.best[b]
+		e.reader.LoadIDs(&c.ref)
 		ex := p.Exemplars.AppendEmpty()
 		ex.SetTraceID(c.ref.TraceID)
 		ex.SetSpanID(c.ref.SpanID)

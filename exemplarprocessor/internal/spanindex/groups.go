@@ -146,6 +146,10 @@ func (k *Key) hashRange(from, to int) uint64 {
 	return h
 }
 
+// RKHash identifies the key's resource identity and span kind; see
+// Reader.GenerationOf.
+func (k *Key) RKHash() uint64 { return k.rkHash }
+
 func (k *Key) hash() uint64 { return k.rkHash ^ bits.RotateLeft64(k.hashRange(k.resource, k.n), 13) }
 
 func (v *keyVal) equal(stored storedVal) bool {
@@ -179,11 +183,26 @@ type storedVal struct {
 }
 
 type fineHead struct {
-	fine uint8
-	head uint32 // pos+1 of the newest span, 0 = none
+	fine   uint8
+	recent uint8  // entries of newest in use
+	head   uint32 // pos+1 of the newest span, 0 = none
 	// maxEnd bounds the end time of every span on the list, so a search can
 	// skip a list that cannot reach its window without reading records.
 	maxEnd uint64
+	// newest repeats what a search needs of the list's newest spans, newest
+	// first, so that a peek at them reads no record: at scale every record
+	// read is a cache miss, while the group's heads stay in cache.
+	newest [Peek]Recent
+}
+
+// Peek is how many of each list's newest spans a head keeps.
+const Peek = 4
+
+// Recent is a list's newest span as its head keeps it.
+type Recent struct {
+	Seq      uint64
+	End      uint64
+	Duration int64
 }
 
 type group struct {
@@ -194,7 +213,16 @@ type group struct {
 	vals     []storedVal
 	refs     uint32
 	heads    []fineHead
-	sameHash GroupID // next group with the same hash
+	byFine   [128]uint8 // index+1 into heads per duration class, 0 = none
+	sameHash GroupID    // next group with the same hash
+}
+
+// head returns the list head of duration class fine, or nil.
+func (g *group) head(fine uint8) *fineHead {
+	if int(fine) >= len(g.byFine) || g.byFine[fine] == 0 {
+		return nil
+	}
+	return &g.heads[g.byFine[fine]-1]
 }
 
 type groupTable struct {
@@ -275,18 +303,20 @@ func (gt *groupTable) intern(k *Key) GroupID {
 
 // push makes pos+1 the newest span of (id, fine) and returns the previous
 // newest, taking a reference on the group.
-func (gt *groupTable) push(id GroupID, fine uint8, posPlus1 uint32, end uint64) uint32 {
+func (gt *groupTable) push(id GroupID, fine uint8, posPlus1 uint32, r Recent) uint32 {
 	g := &gt.groups[id]
 	g.refs++
-	for i := range g.heads {
-		if h := &g.heads[i]; h.fine == fine {
-			prev := h.head
-			h.head = posPlus1
-			h.maxEnd = max(h.maxEnd, end)
-			return prev
-		}
+	if h := g.head(fine); h != nil {
+		prev := h.head
+		h.head = posPlus1
+		h.maxEnd = max(h.maxEnd, r.End)
+		copy(h.newest[1:], h.newest[:Peek-1])
+		h.newest[0] = r
+		h.recent = min(h.recent+1, Peek)
+		return prev
 	}
-	g.heads = append(g.heads, fineHead{fine: fine, head: posPlus1, maxEnd: end})
+	g.heads = append(g.heads, fineHead{fine: fine, head: posPlus1, maxEnd: r.End, recent: 1, newest: [Peek]Recent{r}})
+	g.byFine[fine] = uint8(len(g.heads))
 	return 0
 }
 

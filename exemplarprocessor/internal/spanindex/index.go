@@ -113,6 +113,7 @@ type Ref struct {
 	Kind  uint8
 	Group GroupID
 	pos   uint32
+	noIDs bool // made from a list head's copy: IDs not read yet
 }
 
 // record is the packed form of a span: 52 bytes, 4-byte aligned.
@@ -326,7 +327,7 @@ func (w *Writer) InsertHashed(s *Span, h uint64, key *Key) (Outcome, Ref) {
 	binary.LittleEndian.PutUint64(r.dur[:], uint64(rawDuration(s)))
 	if key != nil {
 		r.group = idx.groups.intern(key)
-		r.next = idx.groups.push(r.group, Fine(r.duration()), pos+1, s.End)
+		r.next = idx.groups.push(r.group, Fine(r.duration()), pos+1, Recent{Seq: seq, End: s.End, Duration: r.duration()})
 	}
 	idx.count++
 	idx.seq++

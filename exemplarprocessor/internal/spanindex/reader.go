@@ -53,7 +53,12 @@ func (r Reader) Generation(k *Key) uint64 {
 	if !k.kindSet {
 		return 0
 	}
-	if b := r.idx.groups.byRK[k.rkHash]; b != nil {
+	return r.GenerationOf(k.rkHash)
+}
+
+// GenerationOf is Generation for a key's RKHash.
+func (r Reader) GenerationOf(rkHash uint64) uint64 {
+	if b := r.idx.groups.byRK[rkHash]; b != nil {
 		return b.gen
 	}
 	return 0
@@ -99,12 +104,27 @@ func (r Reader) Extra(ref Ref) *Extra {
 	return &idx.extras[ref.pos>>chunkShift][ref.pos&chunkMask]
 }
 
+// RefOf makes a Ref of a recent span, without IDs.
+func (r Reader) RefOf(s Recent) Ref {
+	return Ref{End: s.End, Duration: s.Duration, Seq: s.Seq, pos: r.idx.posOfSeq(s.Seq), noIDs: true}
+}
+
+// LoadIDs fills in the IDs (and kind and group) of a Ref made by RefOf.
+func (r Reader) LoadIDs(ref *Ref) {
+	if !ref.noIDs {
+		return
+	}
+	rec := r.idx.rec(ref.pos)
+	ref.TraceID, ref.SpanID, ref.Kind, ref.Group, ref.noIDs = rec.traceID, rec.spanID, rec.kind, rec.group, false
+}
+
 // Iter walks one duration class of a group, newest span first.
 type Iter struct {
 	idx     *Index
 	group   GroupID
 	fine    uint8
 	maxEnd  uint64
+	head    *fineHead
 	next    uint32 // pos+1
 	lastAge uint32
 	started bool
@@ -113,13 +133,27 @@ type Iter struct {
 // List returns an iterator over the spans of group id in duration class fine.
 func (r Reader) List(id GroupID, fine uint8) Iter {
 	it := Iter{idx: r.idx, group: id, fine: fine}
-	for _, h := range r.idx.groups.groups[id].heads {
-		if h.fine == fine {
-			it.next, it.maxEnd = h.head, h.maxEnd
-			break
-		}
+	if h := r.idx.groups.groups[id].head(fine); h != nil {
+		it.next, it.maxEnd, it.head = h.head, h.maxEnd, h
 	}
 	return it
+}
+
+// Newest appends to dst the list's newest (at most Peek) spans that are
+// still indexed, newest first, without reading their records. Refs made
+// from them carry no IDs until LoadIDs. Valid before the index is written.
+func (it *Iter) Newest(dst []Recent) []Recent {
+	if it.head == nil {
+		return dst
+	}
+	tail := it.idx.tailSeq()
+	for _, s := range it.head.newest[:it.head.recent] {
+		if s.Seq < tail {
+			break // evicted, and so is everything older
+		}
+		dst = append(dst, s)
+	}
+	return dst
 }
 
 // MaxEnd bounds the end time of every span the iterator can return; 0 for

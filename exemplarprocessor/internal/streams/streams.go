@@ -44,9 +44,10 @@ type State struct {
 	NegOffset int32
 	Buckets   []Bucket
 	// Groups caches the span index's join groups for the stream's key while
-	// the index's GroupsGen for it stays the same.
+	// the index's generation GroupsGen for its GroupsRK stays the same.
 	Groups    []uint32
 	GroupsGen uint64
+	GroupsRK  uint64
 
 	hash       uint64
 	lastSeen   int64
