@@ -234,10 +234,10 @@ func (e *Enricher) fillBucket(b int, full bool) {
 		return // durations are never negative
 	}
 	fLo, fHi := fineRange(lo, hi, params.UnitNanos)
-	nLo, nHi := fineRange(lo-params.Tolerance, hi+params.Tolerance, params.UnitNanos)
 	if full {
 		e.walkClasses(b, fLo, fHi, maxWalk, false, false)
 		if params.Tolerance > 0 {
+			nLo, nHi := fineRange(lo-params.Tolerance, hi+params.Tolerance, params.UnitNanos)
 			e.walkClasses(b, nLo, nHi, maxWalk, true, false)
 		}
 		return
@@ -251,6 +251,7 @@ func (e *Enricher) fillBucket(b int, full bool) {
 		return
 	}
 	if params.Tolerance > 0 {
+		nLo, nHi := fineRange(lo-params.Tolerance, hi+params.Tolerance, params.UnitNanos)
 		e.walkClasses(b, nLo, nHi, maxWalk, true, true)
 	}
 }

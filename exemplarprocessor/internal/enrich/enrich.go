@@ -144,6 +144,11 @@ type Enricher struct {
 	full   []bool        // the bucket's list holds all its candidates
 	owners []owner       // which bucket each assigned span explains
 	seen   []uint64      // spans tried by the current augmenting search
+	// The last ArrivedSince answer (the index does not change while the
+	// Enricher reads it).
+	floorAt    int64
+	floorSeq   uint64
+	floorValid bool
 	// cur is the point being searched.
 	cur struct {
 		p      *Point
@@ -187,6 +192,16 @@ const (
 // caller holds r's read lock and t's lock while it uses the Enricher.
 func (e *Enricher) Reset(r spanindex.Reader, t *streams.Table, now int64) {
 	e.reader, e.streams, e.now = r, t, now
+	e.floorValid = false
+}
+
+// arrivedSince is Reader.ArrivedSince, remembered for the last time asked:
+// the points of one export share their timestamps.
+func (e *Enricher) arrivedSince(t int64) uint64 {
+	if !e.floorValid || e.floorAt != t {
+		e.floorAt, e.floorSeq, e.floorValid = t, e.reader.ArrivedSince(t), true
+	}
+	return e.floorSeq
 }
 
 // window is what makes a span an honest candidate for a bucket.
@@ -329,7 +344,7 @@ func (e *Enricher) Enrich(p *Point, keys KeySource, stream uint64, exact []Exact
 			// arrived after it was processed (Seq >= prevSeq).
 			low = w.prevTime
 		}
-		w.seqFloor = e.reader.ArrivedSince(int64(low) - clockSkew)
+		w.seqFloor = e.arrivedSince(int64(low) - clockSkew)
 		if w.continuing {
 			w.seqFloor = min(w.seqFloor, w.prevSeq)
 		}
