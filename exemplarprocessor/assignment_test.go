@@ -122,3 +122,52 @@ func TestAssignChain(t *testing.T) {
 	out := h.consumeMetrics(t, metricsOf(cumulative(serverHist("shop", t0, t0.Add(20*time.Second), []uint64{0, 0, 0, 1, 2, 1, 0, 0, 0}))))
 	assert.ElementsMatch(t, []uint64{1, 2, 3}, exemplarIDs(out)[0])
 }
+
+// A cumulative stream's first point counts every request since the stream
+// started, usually before this processor did (a restarted gateway): a bucket
+// with no span inside then holds requests the processor never saw, and the
+// span next to it is another request, so it must not stand in for it, then
+// or later (a late span of that time). When the processor holds a span for
+// every request counted, it may; and spans of the intervals it saw begin
+// always may.
+func TestAssignFirstPointStandInOnlyWhenSeenWhole(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		counts []uint64
+		want   [][]uint64
+		late   [][]uint64 // the next point: bucket 1 owed, or not
+	}{
+		{"eight requests, two spans", []uint64{0, 5, 3, 0, 0, 0, 0, 0, 0}, [][]uint64{{2}}, [][]uint64{{}}},
+		{"two requests, two spans", []uint64{0, 1, 1, 0, 0, 0, 0, 0, 0}, [][]uint64{{1, 2}}, [][]uint64{{}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, createDefaultConfig())
+			start := t0.Add(-time.Hour)
+			h.clock.Set(t0.Add(9 * time.Second))
+			h.consumeTraces(t, tracesOf(
+				serverSpan(1, "shop", "/a", t0.Add(7*time.Second), 10800*time.Microsecond), // (.01,.025], 0.8 ms above bucket 1
+				serverSpan(2, "shop", "/a", t0.Add(8*time.Second), 15*time.Millisecond),    // (.01,.025]
+			))
+			h.clock.Set(t0.Add(11 * time.Second))
+			first := h.consumeMetrics(t, metricsOf(cumulative(serverHist("shop", start, t0.Add(10*time.Second), tc.counts))))
+			assert.Equal(t, tc.want, exemplarIDs(first))
+
+			// A late span from before that point, next to bucket 1.
+			h.clock.Set(t0.Add(12 * time.Second))
+			h.consumeTraces(t, tracesOf(serverSpan(4, "shop", "/a", t0.Add(9500*time.Millisecond), 10300*time.Microsecond)))
+			h.clock.Set(t0.Add(16 * time.Second))
+			same := h.consumeMetrics(t, metricsOf(cumulative(serverHist("shop", start, t0.Add(15*time.Second), tc.counts))))
+			assert.Equal(t, tc.late, exemplarIDs(same))
+
+			// The next interval: one more request in bucket 1, whose span
+			// lasted a little longer than the metric measured.
+			h.consumeTraces(t, tracesOf(serverSpan(3, "shop", "/a", t0.Add(17*time.Second), 10500*time.Microsecond)))
+			h.clock.Set(t0.Add(21 * time.Second))
+			next := append([]uint64(nil), tc.counts...)
+			next[1]++
+			out := h.consumeMetrics(t, metricsOf(cumulative(serverHist("shop", start, t0.Add(20*time.Second), next))))
+			assert.Equal(t, [][]uint64{{3}}, exemplarIDs(out))
+			assert.Equal(t, []float64{0.01}, firstExemplarValues(out), "value clamped to the bucket's bound")
+		})
+	}
+}

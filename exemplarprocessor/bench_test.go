@@ -159,6 +159,52 @@ func BenchmarkMetrics(b *testing.B) {
 	}
 }
 
+// BenchmarkMetricsFirstPoint measures the worst first point of a cumulative
+// stream: a gateway restarted under 100k indexed spans of the service sees
+// every stream afresh, each counting far more requests than it holds spans,
+// so deciding whether spans may stand in for neighbouring buckets reads up
+// to maxCount of the stream's spans. Once per stream and restart.
+func BenchmarkMetricsFirstPoint(b *testing.B) {
+	const indexed, spansPerSecond = 100_000, 1000
+	h := benchHarness(b, indexed)
+	rng := rand.New(rand.NewPCG(9, 10))
+	now := t0.Add(time.Hour)
+	counts := make([][]uint64, len(benchdata.Routes)*5)
+	for i := range counts {
+		counts[i] = make([]uint64, len(benchdata.Bounds)+1)
+	}
+	for s := range indexed / spansPerSecond {
+		now = now.Add(time.Second)
+		h.clock.Set(now)
+		td := benchdata.Traces(rng, 1, 1, spansPerSecond, now, time.Second, uint64(s*spansPerSecond))
+		countSpans(td, counts)
+		if _, err := h.traces.process(context.Background(), td); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range counts {
+		for i := range c {
+			c[i] *= 1000 // the stream's life before the restart
+		}
+	}
+	md := benchdata.HistogramStreams(t0, now, func(i int) []uint64 { return counts[i] })
+	res := md.ResourceMetrics().At(0).Resource().Attributes()
+	points := md.DataPointCount()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		res.PutInt("bench.restart", int64(i)) // every stream new
+		refresh(md, now, counts)
+		b.StartTimer()
+		if _, err := h.metrics.process(context.Background(), md); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(points), "ns/point")
+}
+
 // countSpans adds each span to the counts of its (route, status) stream, in
 // the order benchdata.HistogramStreams lays streams out.
 func countSpans(td ptrace.Traces, counts [][]uint64) {

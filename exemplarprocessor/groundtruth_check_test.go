@@ -156,6 +156,11 @@ type gtStream struct {
 	metric     string
 	cumulative bool
 	points     []*gtPoint
+	// seenFromMaybe and seenFromSure: a span that ended by then stands in
+	// for no neighbouring bucket of a continuing point (the processor's
+	// SeenFrom, for the spans that may have been, or surely were, there
+	// at the stream's first point).
+	seenFromMaybe, seenFromSure uint64
 }
 
 // gtStreams splits the per-tick batches into streams.
@@ -697,6 +702,11 @@ type gtPointView struct {
 	// exCand is, per bucket, the candidate its exemplar is; nil for none, or
 	// for an exemplar that is no candidate the rules allow.
 	exCand []*gtCand
+	// wholeMaybe and wholeSure: whether a span may stand in for a
+	// neighbouring bucket (always, except on a cumulative stream's first
+	// point: only when the spans that may have been, or surely were,
+	// delivered number at least the point's count).
+	wholeMaybe, wholeSure bool
 }
 
 func newGTPointView(s *gtStream, k int, state []gtBucketState, c *gtCheck) *gtPointView {
@@ -709,6 +719,31 @@ func newGTPointView(s *gtStream, k int, state []gtBucketState, c *gtCheck) *gtPo
 	for b := range v.target {
 		owed := v.continuing && state[b].owedHi > 0 && v.p.time-state[b].owedHi <= gtLateWait
 		v.target[b] = s.grown(k, b) || owed
+	}
+	v.wholeMaybe, v.wholeSure = true, true
+	if s.cumulative && !v.continuing {
+		var count, maybe, sure uint64
+		for _, n := range v.p.counts {
+			count += n
+		}
+		for _, sp := range c.byKey[s.joinKey] {
+			if sp.end > v.p.start && sp.end <= v.p.time+v.tolNanos {
+				if sp.maybeTick <= v.p.tick {
+					maybe++
+				}
+				if sp.tick <= v.p.tick {
+					sure++
+				}
+			}
+		}
+		v.wholeMaybe, v.wholeSure = maybe >= count, sure >= count
+		s.seenFromMaybe, s.seenFromSure = v.p.time, v.p.time
+		if v.wholeMaybe {
+			s.seenFromMaybe = v.p.start
+		}
+		if v.wholeSure {
+			s.seenFromSure = v.p.start
+		}
 	}
 	v.cands = make([][]gtCand, n)
 	for _, sp := range c.byKey[s.joinKey] {
@@ -733,7 +768,9 @@ func newGTPointView(s *gtStream, k int, state []gtBucketState, c *gtCheck) *gtPo
 
 // candidate returns what sp would be as bucket b's candidate: inside b and
 // eligible by its end and delivery; or within the tolerance of b, by its
-// duration (value clamped to b's bound) or by its end (straddle: timestamp
+// duration (value clamped to b's bound; on a cumulative stream's first point
+// only when it counts no more requests than there were spans, and later only
+// for spans that ended after it if it counted more) or by its end (straddle: timestamp
 // clamped to the point's time or the owed interval's end), ranked below
 // every span inside.
 func (v *gtPointView) candidate(sp *gtSpanInfo, b int) (gtCand, bool) {
@@ -745,10 +782,11 @@ func (v *gtPointView) candidate(sp *gtSpanInfo, b int) (gtCand, bool) {
 	near := gtBucket(v.p.bounds, d) != b
 	if near {
 		c, ok := gtClampInto(v.p.bounds, b, d)
-		if v.tolerance <= 0 || !ok || math.Abs(c-d) > v.tolerance {
+		if v.tolerance <= 0 || !ok || math.Abs(c-d) > v.tolerance || !v.wholeMaybe || (v.continuing && sp.end <= v.s.seenFromMaybe) {
 			return gtCand{}, false
 		}
 		x.value = c
+		x.sure = x.sure && v.wholeSure && (!v.continuing || sp.end > v.s.seenFromSure)
 	}
 	if x.rank = v.eligible(sp, b); x.rank == gtRankNone {
 		if x.ts, x.rank = v.straddles(sp, b); x.rank == gtRankNone {
@@ -1011,7 +1049,7 @@ func (c *gtCheck) classify(v *gtPointView, b int) {
 		cl, ok := gtClampInto(p.bounds, b, d)
 		return ok && math.Abs(cl-d) <= c.tolerance
 	}
-	var late, monotonic, straddle, inWindow bool
+	var late, monotonic, straddle, unseen, inWindow bool
 	for _, sp := range c.byKey[s.joinKey] {
 		inInterval := sp.end > lo && sp.end <= hi
 		switch {
@@ -1021,6 +1059,8 @@ func (c *gtCheck) classify(v *gtPointView, b int) {
 			monotonic = true
 		case sp.end > hi && sp.end <= hi+uint64(gtStraddle) && fits(sp.seconds()):
 			straddle = true
+		case inInterval && (!v.wholeSure || (v.continuing && sp.end <= s.seenFromSure)) && gtBucket(p.bounds, sp.seconds()) != b && fits(sp.seconds()):
+			unseen = true
 		case inInterval:
 			inWindow = true
 		}
@@ -1065,6 +1105,9 @@ func (c *gtCheck) classify(v *gtPointView, b int) {
 		c.explain(cause, v, b)
 	case straddle:
 		cause = "straddle: counted before the point, span ended after it by more than the tolerance"
+		c.explain(cause, v, b)
+	case unseen:
+		cause = "unseen: a cumulative stream's first point counted more requests than there were spans; a span within the tolerance from then stands in for none"
 		c.explain(cause, v, b)
 	case inWindow:
 		cause = "boundary: the interval's spans lie beyond the tolerance"

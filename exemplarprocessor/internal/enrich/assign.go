@@ -108,6 +108,9 @@ func (e *Enricher) near(p *Point, w *window, ref *spanindex.Ref, v float64, own,
 	}
 	val := v
 	if b != own {
+		if !e.mayStandIn(ref) {
+			return candidate{}, false
+		}
 		c, ok := clampInto(p.Layout, b, v)
 		if !ok || math.Abs(c-v) > params.Tolerance {
 			return candidate{}, false
@@ -123,6 +126,73 @@ func (e *Enricher) near(p *Point, w *window, ref *spanindex.Ref, v float64, own,
 		return candidate{}, false // inside its own bucket: not a near candidate
 	}
 	return candidate{ref: *ref, value: val, ts: ts, ok: true, rank: r - (rankLate - rankNearLate)}, true
+}
+
+// maxCount bounds the spans read to tell whether a stream's first point
+// was seen whole.
+const maxCount = 4096
+
+// mayStandIn reports whether span ref may stand in for a neighbouring
+// bucket of the current point. A cumulative stream's first point counts
+// every request since the stream started, usually long before this
+// processor did (a restarted gateway, a stream forgotten by the stream
+// table): a bucket with nothing inside then holds requests the processor
+// never saw, and the span next to it is another request. So a span stands
+// in only if it ended after the stream's SeenFrom; on the first point, only
+// if the processor holds at least as many of the stream's spans in the
+// window as the point counts (seenWhole).
+func (e *Enricher) mayStandIn(ref *spanindex.Ref) bool {
+	p, w := e.cur.p, &e.cur.w
+	switch {
+	case !p.Cumulative:
+		return true // a delta point counts only its own interval
+	case w.continuing:
+		return ref.End > w.seenFrom
+	default:
+		return e.seenWhole()
+	}
+}
+
+// seenWhole reports whether the processor holds at least as many of the
+// current point's spans in its window as the point counts (those ending
+// within the tolerance after it included: the metric may have counted them
+// just before).
+func (e *Enricher) seenWhole() bool {
+	p := e.cur.p
+	if !e.cur.wholeKnown {
+		e.cur.wholeKnown = true
+		e.cur.whole = e.countInWindow(p.Count) >= p.Count
+	}
+	return e.cur.whole
+}
+
+// countInWindow counts the current point's spans that ended in its window
+// or within the tolerance after it, stopping at enough or after maxCount
+// spans read.
+func (e *Enricher) countInWindow(enough uint64) uint64 {
+	w := &e.cur.w
+	end := w.end + e.cur.params.ToleranceNanos
+	var n uint64
+	read := 0
+	for _, g := range e.groups {
+		e.countFines = e.reader.Fines(g, e.countFines[:0])
+		for _, f := range e.countFines {
+			it := e.reader.List(g, f)
+			if it.MaxEnd() <= w.start {
+				continue
+			}
+			for ; read < maxCount && n < enough; read++ {
+				ref, ok := it.Next(w.seqFloor)
+				if !ok {
+					break
+				}
+				if ref.End > w.start && ref.End <= end {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 // straddles admits a span that ended just after the point for a bucket that

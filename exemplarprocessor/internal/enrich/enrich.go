@@ -127,16 +127,19 @@ type Enricher struct {
 	streams *streams.Table
 	now     int64
 
-	prev     []streams.Bucket
-	grown    []bool
-	target   []bool
-	filled   []bool
-	best     []candidate
-	groups   []spanindex.GroupID
-	fines    []uint8
-	chosen   []int
-	removals []int
-	pending  []pendingReplace
+	prev   []streams.Bucket
+	grown  []bool
+	target []bool
+	filled []bool
+	best   []candidate
+	groups []spanindex.GroupID
+	fines  []uint8
+	// countFines is countInWindow's, apart from fines: it may run while a
+	// walk over fines is under way.
+	countFines []uint8
+	chosen     []int
+	removals   []int
+	pending    []pendingReplace
 
 	// Candidates and their assignment (assign.go).
 	newest []spanindex.Recent
@@ -154,6 +157,8 @@ type Enricher struct {
 		p      *Point
 		w      window // a copy: a pointer would move every point's window to the heap
 		params *Params
+		// whole: seenWhole's answer, once wholeKnown.
+		whole, wholeKnown bool
 	}
 }
 
@@ -210,6 +215,7 @@ type window struct {
 	continuing bool
 	prevTime   uint64 // continuing cumulative: spans ending by here must be late
 	prevSeq    uint64
+	seenFrom   uint64 // continuing cumulative: the stream's SeenFrom
 	// seqFloor: spans numbered below it arrived too early to be candidates.
 	seqFloor uint64
 }
@@ -294,7 +300,7 @@ func (e *Enricher) Enrich(p *Point, keys KeySource, stream uint64, exact []Exact
 			}
 		}
 		if !reset {
-			w.continuing, w.prevTime, w.prevSeq = true, st.Time, st.Seq
+			w.continuing, w.prevTime, w.prevSeq, w.seenFrom = true, st.Time, st.Seq, st.SeenFrom
 			prevCount = st.Count
 		}
 	}
@@ -353,12 +359,21 @@ func (e *Enricher) Enrich(p *Point, keys KeySource, stream uint64, exact []Exact
 		e.groups = e.groups[:0] // no rule: only the point's own spans
 	}
 	e.cur.p, e.cur.w, e.cur.params = p, w, params
+	e.cur.wholeKnown = false
 	e.collect()
 	e.assign()
 	kept := e.settleExisting(p, &res)
 	attached := e.attach(p, params, kept, &res)
 
 	// Remember the point.
+	if p.Cumulative && !w.continuing {
+		// Requests counted before a first point the processor did not see
+		// whole are not its to stand in for, now or later.
+		st.SeenFrom = p.Start
+		if keys != nil && !e.seenWhole() {
+			st.SeenFrom = p.Time
+		}
+	}
 	st.Start, st.Time, st.Count, st.Sum = p.Start, p.Time, p.Count, p.Sum
 	st.Seq = e.reader.NextSeq()
 	st.LayoutKey = p.LayoutKey

@@ -36,6 +36,9 @@ type State struct {
 	// Count and Sum are the previous point's.
 	Count uint64
 	Sum   float64
+	// SeenFrom: the processor holds the stream's spans that ended after
+	// this time, as far as its counts tell (cumulative streams).
+	SeenFrom uint64
 	// LayoutKey identifies the bucket layout (bounds, or exponential scale
 	// and zero threshold); Offsets locate exponential buckets.
 	LayoutKey uint64
