@@ -571,8 +571,25 @@ func (bt *batch) explicitPoint(dp pmetric.HistogramDataPoint, cumulative bool) (
 		bt.counts = append(bt.counts, bc.At(i))
 	}
 	bt.explicit = buckets.Explicit{Bounds: bt.bounds}
+	fillPoint(bt, dp, &bt.explicit, cumulative, layoutKey)
+	return &bt.pt, true
+}
+
+// histogramPoint is what explicit and exponential histogram data points share.
+type histogramPoint interface {
+	StartTimestamp() pcommon.Timestamp
+	Timestamp() pcommon.Timestamp
+	Count() uint64
+	Sum() float64
+	HasSum() bool
+	Exemplars() pmetric.ExemplarSlice
+}
+
+// fillPoint sets bt.pt from dp's common fields, the layout and bt.counts. It
+// is generic rather than taking the interface so dp is not boxed on the heap.
+func fillPoint[P histogramPoint](bt *batch, dp P, layout buckets.Layout, cumulative bool, layoutKey uint64) {
 	bt.pt = enrich.Point{
-		Layout:     &bt.explicit,
+		Layout:     layout,
 		Counts:     bt.counts,
 		Start:      uint64(dp.StartTimestamp()),
 		Time:       uint64(dp.Timestamp()),
@@ -583,7 +600,6 @@ func (bt *batch) explicitPoint(dp pmetric.HistogramDataPoint, cumulative bool) (
 		LayoutKey:  layoutKey,
 		Exemplars:  dp.Exemplars(),
 	}
-	return &bt.pt, true
 }
 
 func (bt *batch) exponentialPoint(dp pmetric.ExponentialHistogramDataPoint, cumulative bool) (*enrich.Point, bool) {
@@ -607,19 +623,8 @@ func (bt *batch) exponentialPoint(dp pmetric.ExponentialHistogramDataPoint, cumu
 		bt.counts = append(bt.counts, neg.At(i))
 	}
 	zt := math.Float64bits(dp.ZeroThreshold())
-	bt.pt = enrich.Point{
-		Layout:     &bt.expo,
-		Counts:     bt.counts,
-		Start:      uint64(dp.StartTimestamp()),
-		Time:       uint64(dp.Timestamp()),
-		Cumulative: cumulative,
-		Count:      dp.Count(),
-		Sum:        dp.Sum(),
-		HasSum:     dp.HasSum(),
-		LayoutKey:  uint64(uint32(dp.Scale()))<<32 | uint64(uint32(zt^zt>>32)),
-		Exp:        &bt.expo,
-		Exemplars:  dp.Exemplars(),
-	}
+	fillPoint(bt, dp, &bt.expo, cumulative, uint64(uint32(dp.Scale()))<<32|uint64(uint32(zt^zt>>32)))
+	bt.pt.Exp = &bt.expo
 	return &bt.pt, true
 }
 
