@@ -136,9 +136,12 @@ func TestAssignFirstPointStandInOnlyWhenSeenWhole(t *testing.T) {
 		counts []uint64
 		want   [][]uint64
 		late   [][]uint64 // the next point: bucket 1 owed, or not
+		after  bool       // a third span, ending after the point
 	}{
-		{"eight requests, two spans", []uint64{0, 5, 3, 0, 0, 0, 0, 0, 0}, [][]uint64{{2}}, [][]uint64{{}}},
-		{"two requests, two spans", []uint64{0, 1, 1, 0, 0, 0, 0, 0, 0}, [][]uint64{{1, 2}}, [][]uint64{{}}},
+		{"eight requests, two spans", []uint64{0, 5, 3, 0, 0, 0, 0, 0, 0}, [][]uint64{{2}}, [][]uint64{{}}, false},
+		{"two requests, two spans", []uint64{0, 1, 1, 0, 0, 0, 0, 0, 0}, [][]uint64{{1, 2}}, [][]uint64{{}}, false},
+		// As many spans held as requests counted, but one is not the point's.
+		{"three requests, two spans before the point", []uint64{0, 2, 1, 0, 0, 0, 0, 0, 0}, [][]uint64{{2}}, [][]uint64{{}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, createDefaultConfig())
@@ -148,6 +151,9 @@ func TestAssignFirstPointStandInOnlyWhenSeenWhole(t *testing.T) {
 				serverSpan(1, "shop", "/a", t0.Add(7*time.Second), 10800*time.Microsecond), // (.01,.025], 0.8 ms above bucket 1
 				serverSpan(2, "shop", "/a", t0.Add(8*time.Second), 15*time.Millisecond),    // (.01,.025]
 			))
+			if tc.after {
+				h.consumeTraces(t, tracesOf(serverSpan(5, "shop", "/a", t0.Add(10500*time.Millisecond), 15*time.Millisecond)))
+			}
 			h.clock.Set(t0.Add(11 * time.Second))
 			first := h.consumeMetrics(t, metricsOf(cumulative(serverHist("shop", start, t0.Add(10*time.Second), tc.counts))))
 			assert.Equal(t, tc.want, exemplarIDs(first))

@@ -168,8 +168,21 @@ func (e *Enricher) seenWhole() bool {
 
 // countInWindow counts the current point's spans that ended in its window
 // or within the tolerance after it, stopping at enough or after maxCount
-// spans read.
+// spans read. Every span read is a cache miss at scale, so it reads none
+// when the groups' sizes already tell the answer: a point that counts more
+// requests than the processor holds (the first after a restart) costs
+// nothing.
 func (e *Enricher) countInWindow(enough uint64) uint64 {
+	if enough > maxCount {
+		return 0 // more than a read may find: not worth reading
+	}
+	var held uint64
+	for _, g := range e.groups {
+		held += e.reader.Size(g)
+	}
+	if held < enough {
+		return held // even every span of the stream falls short
+	}
 	w := &e.cur.w
 	end := w.end + e.cur.params.ToleranceNanos
 	var n uint64

@@ -87,6 +87,12 @@ func (r Reader) Groups(k *Key, dst []GroupID) []GroupID {
 	return dst
 }
 
+// Size bounds the number of group id's spans still indexed (spans past
+// their TTL but not yet evicted included), without reading a record.
+func (r Reader) Size(id GroupID) uint64 {
+	return uint64(r.idx.groups.groups[id].refs)
+}
+
 // Fines appends the duration classes that group id has spans in.
 func (r Reader) Fines(id GroupID, dst []uint8) []uint8 {
 	for _, h := range r.idx.groups.groups[id].heads {
