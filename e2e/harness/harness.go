@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -39,15 +40,57 @@ func CollectorBinary(t testing.TB) string {
 	return bin
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback TCP port that is free now, for a child process
+// to listen on. It is taken below the kernel's ephemeral range, so no
+// outgoing connection (the test makes thousands) can grab it before the child
+// binds it, and never handed out twice by one test binary: a port from
+// "127.0.0.1:0", closed again, is exposed to both races.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports.Lock()
+	defer ports.Unlock()
+	if ports.given == nil {
+		ports.given = map[int]bool{}
+		ports.high = ephemeralLow()
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
+	for range 1000 {
+		p := portsLow + rand.IntN(ports.high-portsLow)
+		if ports.given[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue // in use by another process
+		}
+		_ = l.Close()
+		ports.given[p] = true
+		return p
+	}
+	t.Fatalf("no free loopback port in [%d, %d)", portsLow, ports.high)
+	return 0
+}
+
+// portsLow is the lowest port FreePort hands out.
+const portsLow = 20000
+
+var ports struct {
+	sync.Mutex
+	given map[int]bool
+	high  int
+}
+
+// ephemeralLow is the lowest port the kernel picks for outgoing connections.
+func ephemeralLow() int {
+	const fallback = 32768
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return fallback
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil || low <= portsLow+1000 {
+		return fallback
+	}
+	return low
 }
 
 // Process is a started child process whose output is kept for the test log.
