@@ -84,20 +84,17 @@ func BenchmarkIndexMemory(b *testing.B) {
 	var perSpan float64
 	for i := 0; i < b.N; i++ {
 		h := benchHarness(b, benchIndex)
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		for _, td := range batches {
-			if _, err := h.traces.process(context.Background(), td); err != nil {
-				b.Fatal(err)
+		grown := heapGrowth(func() {
+			for _, td := range batches {
+				if _, err := h.traces.process(context.Background(), td); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
+		})
 		if n := h.core.index.Stats().Spans; n != benchIndex {
 			b.Fatalf("indexed %d spans", n)
 		}
-		perSpan = float64(after.HeapAlloc-before.HeapAlloc) / benchIndex
+		perSpan = grown / benchIndex
 		runtime.KeepAlive(h)
 	}
 	b.ReportMetric(perSpan, "B/span")
@@ -362,22 +359,31 @@ func BenchmarkStreamMemory(b *testing.B) {
 			batches[j] = md
 		}
 		h.clock.Set(t0.Add(2 * time.Second))
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		for _, md := range batches {
-			if _, err := h.metrics.process(context.Background(), md); err != nil {
-				b.Fatal(err)
+		grown := heapGrowth(func() {
+			for _, md := range batches {
+				if _, err := h.metrics.process(context.Background(), md); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
+		})
 		if n := h.core.streams.Len(); n != streams {
 			b.Fatalf("tracked %d streams", n)
 		}
-		perStream = float64(after.HeapAlloc-before.HeapAlloc) / streams
+		perStream = grown / streams
 		runtime.KeepAlive(h)
 		runtime.KeepAlive(batches) // measured before and after alike
 	}
 	b.ReportMetric(perStream, "B/stream")
+}
+
+// heapGrowth returns how much live heap work leaves behind, in bytes: the
+// heap after a collection following work, less the heap after one before.
+func heapGrowth(work func()) float64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	work()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	return float64(after.HeapAlloc - before.HeapAlloc)
 }
