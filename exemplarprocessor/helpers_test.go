@@ -178,16 +178,8 @@ func serverHist(service string, start, end time.Time, counts []uint64) hist {
 func metricsOf(points ...hist) pmetric.Metrics {
 	md := pmetric.NewMetrics()
 	for _, p := range points {
-		rm := md.ResourceMetrics().AppendEmpty()
-		rm.Resource().Attributes().PutStr("service.name", p.service)
-		m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
-		m.SetName(p.metric)
-		m.SetUnit(p.unit)
-		h := m.SetEmptyHistogram()
-		h.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
-		if p.cumulative {
-			h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-		}
+		h := appendMetric(md, p.service, p.metric, p.unit).SetEmptyHistogram()
+		h.SetAggregationTemporality(temporality(p.cumulative))
 		dp := h.DataPoints().AppendEmpty()
 		dp.SetStartTimestamp(pcommon.NewTimestampFromTime(p.start))
 		dp.SetTimestamp(pcommon.NewTimestampFromTime(p.time))
@@ -202,6 +194,24 @@ func metricsOf(points ...hist) pmetric.Metrics {
 		_ = dp.Attributes().FromRaw(p.attrs)
 	}
 	return md
+}
+
+// appendMetric appends a resource of service with one metric, name and unit
+// set, its data left to the caller.
+func appendMetric(md pmetric.Metrics, service, name, unit string) pmetric.Metric {
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.name", service)
+	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName(name)
+	m.SetUnit(unit)
+	return m
+}
+
+func temporality(cumulative bool) pmetric.AggregationTemporality {
+	if cumulative {
+		return pmetric.AggregationTemporalityCumulative
+	}
+	return pmetric.AggregationTemporalityDelta
 }
 
 // exemplarsOf returns the exemplars of the first histogram point.

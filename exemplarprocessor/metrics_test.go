@@ -107,16 +107,8 @@ type expHist struct {
 
 func expMetricsOf(p expHist) pmetric.Metrics {
 	md := pmetric.NewMetrics()
-	rm := md.ResourceMetrics().AppendEmpty()
-	rm.Resource().Attributes().PutStr("service.name", p.service)
-	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
-	m.SetName(p.metric)
-	m.SetUnit(p.unit)
-	h := m.SetEmptyExponentialHistogram()
-	h.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
-	if p.cumulative {
-		h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-	}
+	h := appendMetric(md, p.service, p.metric, p.unit).SetEmptyExponentialHistogram()
+	h.SetAggregationTemporality(temporality(p.cumulative))
 	dp := h.DataPoints().AppendEmpty()
 	dp.SetStartTimestamp(pcommon.NewTimestampFromTime(p.start))
 	dp.SetTimestamp(pcommon.NewTimestampFromTime(p.time))
