@@ -244,11 +244,7 @@ func TestGoldenDangling(t *testing.T) {
 	seen := serverSpan(2, "shop", "/a", at(40*time.Second), 30*time.Millisecond)
 	withDangling := func() pmetric.Metrics {
 		md := metricsOf(serverHist("shop", t0, at(70*time.Second), []uint64{0, 0, 0, 1, 0, 0, 0, 0, 0}))
-		ex := exemplarsOf(md).AppendEmpty()
-		ex.SetTraceID(traceID(99))
-		ex.SetSpanID(spanID(99))
-		ex.SetTimestamp(pcommon.NewTimestampFromTime(at(20 * time.Second)))
-		ex.SetDoubleValue(0.04)
+		addExemplar(md, 99, at(20*time.Second), 0.04)
 		return md
 	}
 	for _, tc := range []struct {
@@ -285,11 +281,7 @@ func TestDanglingReplaceKeepsWithoutReplacement(t *testing.T) {
 	cfg.Exemplars.Dangling = DanglingReplace
 	h := newHarness(t, cfg)
 	md := metricsOf(serverHist("shop", t0, t0.Add(70*time.Second), []uint64{0, 0, 0, 1, 0, 0, 0, 0, 0}))
-	ex := exemplarsOf(md).AppendEmpty()
-	ex.SetTraceID(traceID(99))
-	ex.SetSpanID(spanID(99))
-	ex.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(20 * time.Second)))
-	ex.SetDoubleValue(0.04)
+	addExemplar(md, 99, t0.Add(20*time.Second), 0.04)
 	h.clock.Set(t0.Add(71 * time.Second))
 	out := h.consumeMetrics(t, md)
 	assert.Equal(t, [][]uint64{{99}}, exemplarIDs(out))
@@ -302,11 +294,7 @@ func TestDanglingGrace(t *testing.T) {
 	cfg.Exemplars.Dangling = DanglingDrop
 	h := newHarness(t, cfg)
 	md := metricsOf(serverHist("shop", t0, t0.Add(10*time.Second), []uint64{0, 0, 0, 1, 0, 0, 0, 0, 0}))
-	ex := exemplarsOf(md).AppendEmpty()
-	ex.SetTraceID(traceID(99))
-	ex.SetSpanID(spanID(99))
-	ex.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(9 * time.Second)))
-	ex.SetDoubleValue(0.04)
+	addExemplar(md, 99, t0.Add(9*time.Second), 0.04)
 	h.clock.Set(t0.Add(11 * time.Second))
 	assert.Equal(t, [][]uint64{{99}}, exemplarIDs(h.consumeMetrics(t, md)))
 }

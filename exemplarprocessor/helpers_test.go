@@ -214,6 +214,16 @@ func temporality(cumulative bool) pmetric.AggregationTemporality {
 	return pmetric.AggregationTemporalityDelta
 }
 
+// addExemplar gives md's first histogram point an exemplar, as an SDK would,
+// naming span id.
+func addExemplar(md pmetric.Metrics, id uint64, at time.Time, value float64) {
+	ex := exemplarsOf(md).AppendEmpty()
+	ex.SetTraceID(traceID(id))
+	ex.SetSpanID(spanID(id))
+	ex.SetTimestamp(pcommon.NewTimestampFromTime(at))
+	ex.SetDoubleValue(value)
+}
+
 // exemplarsOf returns the exemplars of the first histogram point.
 func exemplarsOf(md pmetric.Metrics) pmetric.ExemplarSlice {
 	return md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Histogram().DataPoints().At(0).Exemplars()

@@ -302,11 +302,7 @@ func TestGoldenMetrics(t *testing.T) {
 				{at: at(8 * time.Second), traces: tr(fast, mid)},
 				{at: at(11 * time.Second), metrics: func() pmetric.Metrics {
 					md := metricsOf(serverHist("shop", t0, at(10*time.Second), []uint64{1, 0, 0, 1, 0, 0, 0, 0, 0}))
-					ex := exemplarsOf(md).AppendEmpty()
-					ex.SetTraceID(traceID(99))
-					ex.SetSpanID(spanID(99))
-					ex.SetTimestamp(pcommon.NewTimestampFromTime(at(9 * time.Second)))
-					ex.SetDoubleValue(0.002)
+					addExemplar(md, 99, at(9*time.Second), 0.002)
 					return md
 				}},
 			},
