@@ -20,6 +20,8 @@ import (
 // created for one component ID shares one core, counted by reference: the
 // last Shutdown tears it down and forgets it, and a later Create starts over.
 type factory struct {
+	clock clock
+
 	mu    sync.Mutex
 	cores map[component.ID]*sharedCore
 }
@@ -31,7 +33,13 @@ type sharedCore struct {
 
 // NewFactory returns the factory of the exemplar processor.
 func NewFactory() processor.Factory {
-	f := &factory{cores: map[component.ID]*sharedCore{}}
+	return newFactory(systemClock{})
+}
+
+// newFactory is NewFactory with the clock its processors read: tests replay
+// recorded telemetry on the clock of its recording.
+func newFactory(clk clock) processor.Factory {
+	f := &factory{clock: clk, cores: map[component.ID]*sharedCore{}}
 	return processor.NewFactory(
 		metadata.Type,
 		func() component.Config { return createDefaultConfig() },
@@ -81,7 +89,7 @@ func (f *factory) acquire(set processor.Settings, cfg *Config) (*core, func(cont
 	defer f.mu.Unlock()
 	sc, ok := f.cores[set.ID]
 	if !ok {
-		c, err := newCore(cfg, set.TelemetrySettings, systemClock{})
+		c, err := newCore(cfg, set.TelemetrySettings, f.clock)
 		if err != nil {
 			return nil, nil, err
 		}
