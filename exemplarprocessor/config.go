@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/enrich"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/rules"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
 )
@@ -133,6 +134,12 @@ type ExemplarsConfig struct {
 	// to a few milliseconds longer), so at a bound the request's span can
 	// fall in the neighbouring bucket. 0 disables.
 	DurationTolerance time.Duration `mapstructure:"duration_tolerance"`
+	// LateSpanWindow is how long after a cumulative bucket grew without an
+	// exemplar it may still take a span that arrives late (on a later point
+	// of the stream). It must cover how late spans reach the collector: the
+	// SDK's batch delay, a gateway's queues, a tail sampler's decision_wait.
+	// At most index.ttl, or the span is gone before it could be used.
+	LateSpanWindow time.Duration `mapstructure:"late_span_window"`
 }
 
 // ExactJoinConfig configures data points that carry their span's IDs.
@@ -181,6 +188,7 @@ func createDefaultConfig() *Config {
 			Dangling:          DanglingKeep,
 			DanglingGrace:     30 * time.Second,
 			DurationTolerance: 2 * time.Millisecond,
+			LateSpanWindow:    time.Minute,
 		},
 		ExactJoin: ExactJoinConfig{
 			TraceIDAttribute: "trace_id",
@@ -237,6 +245,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Exemplars.DurationTolerance < 0 {
 		add("exemplars.duration_tolerance: %s must not be negative (0 disables)", cfg.Exemplars.DurationTolerance)
+	}
+	if cfg.Exemplars.LateSpanWindow < 0 || cfg.Exemplars.LateSpanWindow > cfg.Index.TTL {
+		add("exemplars.late_span_window: %s must be between 0 and index.ttl (%s): a late span must still be indexed", cfg.Exemplars.LateSpanWindow, cfg.Index.TTL)
 	}
 	for i, k := range cfg.Exemplars.FilteredAttributes {
 		if k == "" {
@@ -300,7 +311,53 @@ func (cfg *Config) compileRules() (*rules.Set, error) {
 func (cfg *Config) indexConfig() spanindex.Config {
 	return spanindex.Config{
 		MaxSpans:        cfg.Index.MaxSpans,
-		TTL:             cfg.Index.TTL.Nanoseconds(),
-		DuplicateWindow: cfg.Duplicates.Window.Nanoseconds(),
+		TTL:             cfg.Index.TTL,
+		DuplicateWindow: cfg.Duplicates.Window,
+	}
+}
+
+// params returns the enrich parameters of a metric of rule (nil: exact joins
+// only) with unit, and false when the unit is not a duration the rule can
+// use.
+func (cfg *Config) params(rule *rules.Rule, unit string) (*enrich.Params, bool) {
+	p := &enrich.Params{
+		ValueSlot:          -1,
+		MaxPerPoint:        cfg.Exemplars.MaxPerDataPoint,
+		FilteredAttributes: len(cfg.Exemplars.FilteredAttributes) > 0,
+		Dangling:           danglingPolicy(cfg.Exemplars.Dangling),
+		DanglingGrace:      cfg.Exemplars.DanglingGrace,
+		TTL:                cfg.Index.TTL,
+		LateWindow:         cfg.Exemplars.LateSpanWindow,
+	}
+	if rule == nil {
+		return p, true
+	}
+	p.ValueSlot = rule.ValueSlot
+	if rule.ValueSlot >= 0 {
+		return p, true
+	}
+	u := unit
+	if rule.Unit != "" {
+		u = rule.Unit
+	}
+	nanos, ok := rules.UnitNanos(u)
+	if !ok {
+		return nil, false
+	}
+	p.UnitNanos = nanos
+	p.Tolerance = float64(cfg.Exemplars.DurationTolerance.Nanoseconds()) / nanos
+	p.ToleranceTime = cfg.Exemplars.DurationTolerance
+	return p, true
+}
+
+// danglingPolicy is the enrich policy of a validated exemplars.dangling.
+func danglingPolicy(s string) enrich.Dangling {
+	switch s {
+	case DanglingDrop:
+		return enrich.DanglingDrop
+	case DanglingReplace:
+		return enrich.DanglingReplace
+	default:
+		return enrich.DanglingKeep
 	}
 }

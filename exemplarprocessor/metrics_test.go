@@ -75,7 +75,7 @@ func firstExemplarValues(md pmetric.Metrics) []float64 {
 	return out
 }
 
-func notEnriched(h *harness, reason string) int64 {
+func notEnrichedCount(h *harness, reason string) int64 {
 	return counter(h, "otelcol_processor_exemplar_datapoints_not_enriched", "reason", reason)
 }
 
@@ -247,7 +247,7 @@ func TestGoldenMetrics(t *testing.T) {
 				assert.Equal(t, [][]uint64{{4, 5}}, exemplarIDs(outs[3].(pmetric.Metrics)), "second point: only buckets that grew, fresh spans")
 				assert.Equal(t, [][]uint64{{}}, exemplarIDs(outs[4].(pmetric.Metrics)), "unchanged point")
 				assert.Equal(t, [][]uint64{{6}}, exemplarIDs(outs[6].(pmetric.Metrics)), "after a reset the stream starts afresh")
-				assert.Equal(t, int64(1), notEnriched(h, "unchanged"))
+				assert.Equal(t, int64(1), notEnrichedCount(h, "unchanged"))
 			},
 		},
 		{
@@ -328,7 +328,7 @@ func TestGoldenMetrics(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness, outs []any) {
 				assert.Equal(t, [][]uint64{{}}, exemplarIDs(outs[1].(pmetric.Metrics)))
-				assert.Equal(t, int64(1), notEnriched(h, "no_span"))
+				assert.Equal(t, int64(1), notEnrichedCount(h, "no_span"))
 				metadatatest.AssertEqualProcessorExemplarBucketsUnfilled(t, h.telemetry, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 			},
 		},
@@ -388,7 +388,7 @@ func TestGoldenMetrics(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness, outs []any) {
 				assert.Equal(t, [][]uint64{{}, {}, {}}, exemplarIDs(outs[1].(pmetric.Metrics)), "passed on untouched (the golden file holds them)")
-				assert.Equal(t, int64(3), notEnriched(h, "invalid_point"))
+				assert.Equal(t, int64(3), notEnrichedCount(h, "invalid_point"))
 			},
 		},
 	} {
@@ -438,7 +438,7 @@ func TestNaNBoundPassesUntouched(t *testing.T) {
 	want := protoBytes(t, in)
 	out := h.consumeMetrics(t, in)
 	assert.Equal(t, want, protoBytes(t, out))
-	assert.Equal(t, int64(1), notEnriched(h, "invalid_point"))
+	assert.Equal(t, int64(1), notEnrichedCount(h, "invalid_point"))
 }
 
 func protoBytes(t *testing.T, md pmetric.Metrics) []byte {
@@ -461,7 +461,7 @@ func TestGaugesAndSumsCountedNoRule(t *testing.T) {
 	want := protoBytes(t, md)
 	out := h.consumeMetrics(t, md)
 	assert.Equal(t, want, protoBytes(t, out))
-	assert.Equal(t, int64(2), notEnriched(h, "no_rule"))
+	assert.Equal(t, int64(2), notEnrichedCount(h, "no_rule"))
 }
 
 func TestUnknownUnitPassesUntouched(t *testing.T) {
@@ -471,7 +471,7 @@ func TestUnknownUnitPassesUntouched(t *testing.T) {
 	p.unit = "{request}"
 	out := h.consumeMetrics(t, metricsOf(p))
 	assert.Equal(t, 0, exemplarsOf(out).Len())
-	assert.Equal(t, int64(1), notEnriched(h, "unit"))
+	assert.Equal(t, int64(1), notEnrichedCount(h, "unit"))
 }
 
 func TestMaxPerDataPointFillsSlowestFirst(t *testing.T) {

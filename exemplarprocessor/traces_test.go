@@ -147,6 +147,7 @@ func TestGoldenTraces(t *testing.T) {
 				c.Index.TTL = 10 * time.Second
 				c.Duplicates.Window = 10 * time.Second
 				c.Exemplars.DanglingGrace = 5 * time.Second
+				c.Exemplars.LateSpanWindow = 10 * time.Second
 			},
 			steps: []step{
 				{at: at(2 * time.Second), traces: tr(a, b)},

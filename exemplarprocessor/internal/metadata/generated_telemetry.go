@@ -36,13 +36,13 @@ type TelemetryBuilder struct {
 	ProcessorExemplarExemplarsDangling     metric.Int64Counter
 	ProcessorExemplarHoldDatapoints        metric.Int64ObservableGauge
 	ProcessorExemplarHoldReleaseErrors     metric.Int64Counter
-	ProcessorExemplarIndexEvictions        metric.Int64Counter
+	ProcessorExemplarIndexEvictions        metric.Int64ObservableCounter
 	ProcessorExemplarIndexSpans            metric.Int64ObservableGauge
 	ProcessorExemplarSpansDropped          metric.Int64Counter
 	ProcessorExemplarSpansDuplicate        metric.Int64Counter
 	ProcessorExemplarSpansIndexed          metric.Int64Counter
 	ProcessorExemplarSpansInvalid          metric.Int64Counter
-	ProcessorExemplarStreamsEvicted        metric.Int64Counter
+	ProcessorExemplarStreamsEvicted        metric.Int64ObservableCounter
 	ProcessorExemplarStreamsTracked        metric.Int64ObservableGauge
 }
 
@@ -72,12 +72,42 @@ func (builder *TelemetryBuilder) RegisterProcessorExemplarHoldDatapointsCallback
 	return nil
 }
 
+// RegisterProcessorExemplarIndexEvictionsCallback sets callback for observable ProcessorExemplarIndexEvictions metric.
+func (builder *TelemetryBuilder) RegisterProcessorExemplarIndexEvictionsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorExemplarIndexEvictions, obs: o})
+		return nil
+	}, builder.ProcessorExemplarIndexEvictions)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
 // RegisterProcessorExemplarIndexSpansCallback sets callback for observable ProcessorExemplarIndexSpans metric.
 func (builder *TelemetryBuilder) RegisterProcessorExemplarIndexSpansCallback(cb metric.Int64Callback) error {
 	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		cb(ctx, &observerInt64{inst: builder.ProcessorExemplarIndexSpans, obs: o})
 		return nil
 	}, builder.ProcessorExemplarIndexSpans)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorExemplarStreamsEvictedCallback sets callback for observable ProcessorExemplarStreamsEvicted metric.
+func (builder *TelemetryBuilder) RegisterProcessorExemplarStreamsEvictedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorExemplarStreamsEvicted, obs: o})
+		return nil
+	}, builder.ProcessorExemplarStreamsEvicted)
 	if err != nil {
 		return err
 	}
@@ -178,7 +208,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{batch}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.ProcessorExemplarIndexEvictions, err = builder.meter.Int64Counter(
+	builder.ProcessorExemplarIndexEvictions, err = builder.meter.Int64ObservableCounter(
 		"otelcol_processor_exemplar_index_evictions",
 		metric.WithDescription("Number of spans removed from the span index, by reason (ttl or capacity). [Development]"),
 		metric.WithUnit("{span}"),
@@ -214,7 +244,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.ProcessorExemplarStreamsEvicted, err = builder.meter.Int64Counter(
+	builder.ProcessorExemplarStreamsEvicted, err = builder.meter.Int64ObservableCounter(
 		"otelcol_processor_exemplar_streams_evicted",
 		metric.WithDescription("Number of stream states forgotten, by reason (capacity or idle). [Development]"),
 		metric.WithUnit("{stream}"),

@@ -5,6 +5,7 @@ package rules
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -67,7 +68,7 @@ func spanKeyMatchesPoint(t *testing.T, set *Set, res map[string]any, span ptrace
 	set.ResourceKey(k, resMap)
 	sk := set.SpanKey(k, span)
 	require.NotNil(t, sk)
-	w := idx.BeginWrite(1)
+	w := idx.BeginWrite(time.Unix(0, 1))
 	s := spanindex.Span{TraceID: [16]byte{1}, SpanID: [8]byte{1}, Start: 1, End: 2}
 	w.Insert(&s, sk)
 	w.End()
@@ -159,7 +160,7 @@ func TestResourceIdentity(t *testing.T) {
 	pointRes.PutStr("service.instance.id", "pod-1")
 	k := idx.NewKey()
 	set.ResourceKey(k, spanRes)
-	w := idx.BeginWrite(1)
+	w := idx.BeginWrite(time.Unix(0, 1))
 	w.Insert(&spanindex.Span{TraceID: [16]byte{1}, SpanID: [8]byte{1}, End: 1}, set.SpanKey(k, sp))
 	w.End()
 	rule, _ := set.Lookup("http.client.request.duration")

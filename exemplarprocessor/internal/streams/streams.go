@@ -5,7 +5,11 @@
 // (resource + scope + metric + attributes), so a cumulative point gets
 // exemplars only on buckets that grew since, and exemplar timestamps never go
 // backwards per bucket. The table is bounded: least recently seen streams are
-// forgotten first, idle ones after a timeout.
+// forgotten first, idle ones after a timeout, and a forgotten stream's memory
+// is released with it.
+//
+// A State changes only through its methods: Remember records a point,
+// CacheGroups records the span index groups its key resolved to.
 package streams // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/streams"
 
 import (
@@ -26,9 +30,22 @@ type Bucket struct {
 	OwedFrom, OwedTo uint64
 }
 
-// State is the remembered previous point of a stream.
-type State struct {
-	// Start and Time are the previous point's timestamps.
+// Owed reports whether the bucket waits for a late span.
+func (b Bucket) Owed() bool { return b.OwedTo > 0 }
+
+// Layout identifies a point's bucket layout: for explicit points a hash of
+// the bounds; for exponential points the scale and zero threshold in Key and
+// where the buckets start.
+type Layout struct {
+	Key       uint64
+	PosOffset int32
+	PosLen    int
+	NegOffset int32
+}
+
+// Previous is what a stream remembers of its previous point.
+type Previous struct {
+	// Start and Time are the previous point's timestamps (Unix ns).
 	Start, Time uint64
 	// Seq is the span index's next sequence number when the previous point
 	// was processed: spans with a Seq at least this large arrived after it.
@@ -39,22 +56,54 @@ type State struct {
 	// SeenFrom: the processor holds the stream's spans that ended after
 	// this time, as far as its counts tell (cumulative streams).
 	SeenFrom uint64
-	// LayoutKey identifies the bucket layout (bounds, or exponential scale
-	// and zero threshold); Offsets locate exponential buckets.
-	LayoutKey uint64
-	PosOffset int32
-	PosLen    int
-	NegOffset int32
-	Buckets   []Bucket
-	// Groups caches the span index's join groups for the stream's key while
-	// the index's generation GroupsGen for its GroupsRK stays the same.
-	Groups    []uint32
-	GroupsGen uint64
-	GroupsRK  uint64
+	Layout   Layout
+}
 
-	hash       uint64
-	lastSeen   int64
-	prev, next int32
+// Groups is the span index's join groups a stream's key resolved to, valid
+// while the index's generation Gen for the key's resource identity and span
+// kind RK stays the same.
+type Groups struct {
+	IDs []uint32
+	Gen uint64
+	RK  uint64
+}
+
+// State is the remembered state of one stream.
+type State struct {
+	prev    Previous
+	buckets []Bucket
+	known   bool
+	groups  Groups
+
+	hash         uint64
+	lastSeen     int64
+	newer, older int32 // links of the recency list, -1 at its ends
+}
+
+// Previous returns the stream's previous point and its buckets (read-only),
+// and false when no point was remembered yet.
+func (s *State) Previous() (Previous, []Bucket, bool) {
+	return s.prev, s.buckets, s.known
+}
+
+// Remember records a point as the stream's previous one. buckets is copied.
+func (s *State) Remember(p Previous, buckets []Bucket) {
+	s.prev, s.known = p, true
+	if cap(s.buckets) > 2*len(buckets) && cap(s.buckets) > 64 {
+		// A stream whose layout shrank gives the larger array back.
+		s.buckets = nil
+	}
+	s.buckets = append(s.buckets[:0], buckets...)
+}
+
+// Groups returns the cached join groups (IDs read-only).
+func (s *State) Groups() Groups { return s.groups }
+
+// CacheGroups records the join groups the stream's key resolved to. ids is
+// copied.
+func (s *State) CacheGroups(ids []uint32, gen, rk uint64) {
+	s.groups.IDs = append(s.groups.IDs[:0], ids...)
+	s.groups.Gen, s.groups.RK = gen, rk
 }
 
 // Table is a bounded map of stream states. Callers hold Lock while they use
@@ -85,16 +134,26 @@ func (t *Table) Len() int {
 	return len(t.byHash)
 }
 
-// Get returns the state of a stream, creating an empty one (isNew) when it is
-// not remembered, and marks it used at now.
-func (t *Table) Get(hash uint64, now int64) (st *State, isNew bool) {
-	t.expire(now)
+// Evictions returns the streams forgotten so far, for lack of room and for
+// being idle.
+func (t *Table) Evictions() (capacity, idle uint64) {
+	t.Lock()
+	defer t.Unlock()
+	return t.evictedCapacity, t.evictedIdle
+}
+
+// Get returns the state of a stream, creating an empty one when it is not
+// remembered, and marks it used at now. Streams idle at now are forgotten
+// first.
+func (t *Table) Get(hash uint64, now time.Time) *State {
+	ns := now.UnixNano()
+	t.expire(ns)
 	if i, ok := t.byHash[hash]; ok {
 		t.unlink(i)
 		t.pushFront(i)
-		st = &t.slots[i]
-		st.lastSeen = now
-		return st, false
+		st := &t.slots[i]
+		st.lastSeen = ns
+		return st
 	}
 	if len(t.byHash) >= t.max {
 		t.evict(t.tail)
@@ -108,29 +167,11 @@ func (t *Table) Get(hash uint64, now int64) (st *State, isNew bool) {
 		t.slots = append(t.slots, State{})
 		i = int32(len(t.slots) - 1)
 	}
-	buckets, groups := t.slots[i].Buckets[:0], t.slots[i].Groups[:0]
-	t.slots[i] = State{hash: hash, lastSeen: now, Buckets: buckets, Groups: groups}
+	t.slots[i] = State{hash: hash, lastSeen: ns}
 	t.byHash[hash] = i
 	t.pushFront(i)
-	return &t.slots[i], true
+	return &t.slots[i]
 }
-
-// Forget drops a stream's state.
-func (t *Table) Forget(hash uint64) {
-	if i, ok := t.byHash[hash]; ok {
-		t.evict(i)
-	}
-}
-
-// TakeEvictions returns the streams forgotten since the previous call.
-func (t *Table) TakeEvictions() (capacity, idle uint64) {
-	capacity, idle = t.evictedCapacity, t.evictedIdle
-	t.evictedCapacity, t.evictedIdle = 0, 0
-	return capacity, idle
-}
-
-// Expire forgets streams idle at now.
-func (t *Table) Expire(now int64) { t.expire(now) }
 
 func (t *Table) expire(now int64) {
 	for t.tail >= 0 && now-t.slots[t.tail].lastSeen > t.idle {
@@ -139,33 +180,39 @@ func (t *Table) expire(now int64) {
 	}
 }
 
+// evict forgets slot i and drops its memory: a slot waiting for reuse keeps
+// no bucket or group arrays alive.
 func (t *Table) evict(i int32) {
 	t.unlink(i)
 	delete(t.byHash, t.slots[i].hash)
-	t.slots[i].hash = 0
+	t.slots[i] = State{}
 	t.free = append(t.free, i)
+	if len(t.byHash) == 0 {
+		t.slots, t.free = nil, nil
+		t.head, t.tail = -1, -1
+	}
 }
 
 func (t *Table) unlink(i int32) {
 	s := &t.slots[i]
-	if s.prev >= 0 {
-		t.slots[s.prev].next = s.next
+	if s.newer >= 0 {
+		t.slots[s.newer].older = s.older
 	} else if t.head == i {
-		t.head = s.next
+		t.head = s.older
 	}
-	if s.next >= 0 {
-		t.slots[s.next].prev = s.prev
+	if s.older >= 0 {
+		t.slots[s.older].newer = s.newer
 	} else if t.tail == i {
-		t.tail = s.prev
+		t.tail = s.newer
 	}
-	s.prev, s.next = -1, -1
+	s.newer, s.older = -1, -1
 }
 
 func (t *Table) pushFront(i int32) {
 	s := &t.slots[i]
-	s.prev, s.next = -1, t.head
+	s.newer, s.older = -1, t.head
 	if t.head >= 0 {
-		t.slots[t.head].prev = i
+		t.slots[t.head].newer = i
 	}
 	t.head = i
 	if t.tail < 0 {

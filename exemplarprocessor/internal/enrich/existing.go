@@ -1,0 +1,126 @@
+// Copyright The otelcol-exemplar Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package enrich // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/enrich"
+
+import (
+	"sort"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
+)
+
+// The point's own exemplars: the buckets they fill need no new one. The
+// dangling policy applies to those whose span the index should know but
+// does not: keep leaves it, drop removes it (its bucket may then be filled
+// like any empty one), replace removes it only when a matching span takes
+// its place (settle).
+
+// existing is what the point's own exemplars decided.
+type existing struct {
+	removals []int            // exemplar indexes to remove
+	pending  []pendingReplace // dangling ones that go only if replaced
+}
+
+// pendingReplace is a dangling exemplar that goes only if a span replaces it.
+type pendingReplace struct {
+	index, bucket int
+	ts            uint64
+}
+
+// readExisting marks the buckets the point's own exemplars fill in pl and
+// applies the dangling policy.
+func readExisting(p *Point, pl *plan, params *Params, d danglingCheck, x *existing, res *Result) {
+	x.removals, x.pending = x.removals[:0], x.pending[:0]
+	exs := p.Exemplars
+	for i := 0; i < exs.Len(); i++ {
+		ex := exs.At(i)
+		b := p.Layout.Of(exemplarValue(ex))
+		if d.dangling(ex, params) {
+			switch {
+			case params.Dangling == DanglingDrop:
+				res.Dangling.Dropped++
+				x.removals = append(x.removals, i)
+				continue
+			case params.Dangling == DanglingReplace && b >= 0 && pl.target[b]:
+				x.pending = append(x.pending, pendingReplace{index: i, bucket: b, ts: uint64(ex.Timestamp())})
+				continue
+			default:
+				res.Dangling.Kept++
+			}
+		}
+		pl.fill(b, uint64(ex.Timestamp()))
+	}
+}
+
+// fill records that bucket b holds an exemplar with timestamp ts.
+func (pl *plan) fill(b int, ts uint64) {
+	if b < 0 {
+		return
+	}
+	pl.target[b] = false
+	if ts > pl.prev[b].LastExemplar {
+		pl.prev[b].LastExemplar = ts
+	}
+}
+
+// settle replaces the dangling exemplars a span was found for (best),
+// keeps the others, removes what goes and returns how many existing
+// exemplars stay.
+func (x *existing) settle(p *Point, pl *plan, best []candidate, res *Result) int {
+	for _, pr := range x.pending {
+		if best[pr.bucket].ok {
+			res.Dangling.Replaced++
+			x.removals = append(x.removals, pr.index)
+			continue
+		}
+		res.Dangling.Kept++
+		pl.fill(pr.bucket, pr.ts)
+	}
+	exs := p.Exemplars
+	if len(x.removals) == 0 {
+		return exs.Len()
+	}
+	sort.Ints(x.removals)
+	i, next := 0, 0
+	exs.RemoveIf(func(pmetric.Exemplar) bool {
+		d := next < len(x.removals) && x.removals[next] == i
+		if d {
+			next++
+		}
+		i++
+		return d
+	})
+	return exs.Len()
+}
+
+// danglingCheck tells whether an exemplar names a span the index should
+// know but does not.
+type danglingCheck struct {
+	r   spanindex.Reader
+	now int64
+}
+
+// dangling: old enough for the span to have arrived, young enough not to
+// have been evicted, and not in the index.
+func (d danglingCheck) dangling(ex pmetric.Exemplar, params *Params) bool {
+	tid, sid := ex.TraceID(), ex.SpanID()
+	if tid.IsEmpty() || sid.IsEmpty() {
+		return false
+	}
+	age := time.Duration(d.now - int64(ex.Timestamp()))
+	if age < params.DanglingGrace || age > params.TTL {
+		return false
+	}
+	_, found := d.r.Lookup(tid, sid)
+	return !found
+}
+
+func exemplarValue(ex pmetric.Exemplar) float64 {
+	if ex.ValueType() == pmetric.ExemplarValueTypeInt {
+		return float64(ex.IntValue())
+	}
+	return ex.DoubleValue()
+}
