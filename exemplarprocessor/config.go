@@ -204,84 +204,104 @@ func createDefaultConfig() *Config {
 	}
 }
 
+// problems collects configuration errors; each names the field and value.
+type problems []error
+
+func (p *problems) addf(format string, args ...any) { *p = append(*p, fmt.Errorf(format, args...)) }
+
 // Validate checks the configuration; every error names the field and value.
 func (cfg *Config) Validate() error {
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-
+	var p problems
 	for i, k := range cfg.ResourceKeys {
 		if k == "" {
-			add("resource_keys[%d]: must not be empty", i)
+			p.addf("resource_keys[%d]: must not be empty", i)
 		}
 	}
-	if cfg.Index.MaxSpans < 1 || cfg.Index.MaxSpans > spanindex.MaxSpans {
-		add("index.max_spans: %d must be between 1 and %d", cfg.Index.MaxSpans, spanindex.MaxSpans)
-	}
-	if cfg.Index.TTL <= 0 {
-		add("index.ttl: %s must be positive", cfg.Index.TTL)
-	}
-	if cfg.Duplicates.Window < 0 || cfg.Duplicates.Window > cfg.Index.TTL {
-		add("duplicates.window: %s must be between 0 and index.ttl (%s): spans are only remembered that long", cfg.Duplicates.Window, cfg.Index.TTL)
-	}
-	if cfg.Duplicates.Action != ActionFlag && cfg.Duplicates.Action != ActionDropReplays {
-		add("duplicates.action: %q must be %q or %q", cfg.Duplicates.Action, ActionFlag, ActionDropReplays)
-	}
-	if cfg.Duplicates.Attribute == "" {
-		add("duplicates.attribute: must not be empty")
-	}
-	if cfg.Duplicates.LogInterval <= 0 {
-		add("duplicates.log_interval: %s must be positive", cfg.Duplicates.LogInterval)
-	}
-	if cfg.Exemplars.MaxPerDataPoint < 0 {
-		add("exemplars.max_per_data_point: %d must not be negative (0 means one per bucket)", cfg.Exemplars.MaxPerDataPoint)
-	}
-	switch cfg.Exemplars.Dangling {
-	case DanglingKeep, DanglingDrop, DanglingReplace:
-	default:
-		add("exemplars.dangling: %q must be %q, %q or %q", cfg.Exemplars.Dangling, DanglingKeep, DanglingDrop, DanglingReplace)
-	}
-	if cfg.Exemplars.DanglingGrace < 0 || cfg.Exemplars.DanglingGrace >= cfg.Index.TTL {
-		add("exemplars.dangling_grace: %s must be at least 0 and below index.ttl (%s)", cfg.Exemplars.DanglingGrace, cfg.Index.TTL)
-	}
-	if cfg.Exemplars.DurationTolerance < 0 {
-		add("exemplars.duration_tolerance: %s must not be negative (0 disables)", cfg.Exemplars.DurationTolerance)
-	}
-	if cfg.Exemplars.LateSpanWindow < 0 || cfg.Exemplars.LateSpanWindow > cfg.Index.TTL {
-		add("exemplars.late_span_window: %s must be between 0 and index.ttl (%s): a late span must still be indexed", cfg.Exemplars.LateSpanWindow, cfg.Index.TTL)
-	}
-	for i, k := range cfg.Exemplars.FilteredAttributes {
-		if k == "" {
-			add("exemplars.filtered_attributes[%d]: must not be empty", i)
-		}
-	}
+	cfg.validateIndex(&p)
+	cfg.validateExemplars(&p)
+	cfg.validateStreams(&p)
 	if cfg.ExactJoin.TraceIDAttribute == "" {
-		add("exact_join.trace_id_attribute: must not be empty")
+		p.addf("exact_join.trace_id_attribute: must not be empty")
 	}
 	if cfg.ExactJoin.SpanIDAttribute == "" {
-		add("exact_join.span_id_attribute: must not be empty")
-	}
-	if cfg.Streams.MaxStreams < 1 {
-		add("streams.max_streams: %d must be at least 1", cfg.Streams.MaxStreams)
-	}
-	if cfg.Streams.IdleTimeout <= 0 {
-		add("streams.idle_timeout: %s must be positive", cfg.Streams.IdleTimeout)
-	}
-	if cfg.DeltaHold.Delay < 0 {
-		add("delta_hold.delay: %s must not be negative (0 disables holding)", cfg.DeltaHold.Delay)
-	}
-	if cfg.DeltaHold.Delay > 0 && cfg.DeltaHold.Delay >= cfg.Index.TTL {
-		add("delta_hold.delay: %s must be below index.ttl (%s) or the spans it waits for are gone", cfg.DeltaHold.Delay, cfg.Index.TTL)
-	}
-	if cfg.DeltaHold.MaxDataPoints < 1 {
-		add("delta_hold.max_data_points: %d must be at least 1", cfg.DeltaHold.MaxDataPoints)
+		p.addf("exact_join.span_id_attribute: must not be empty")
 	}
 	if !cfg.DefaultRules && len(cfg.Rules) == 0 {
-		add("rules: empty while default_rules is false: no metric would get exemplars")
+		p.addf("rules: empty while default_rules is false: no metric would get exemplars")
 	}
 	if _, err := cfg.compileRules(); err != nil {
-		errs = append(errs, err)
+		p = append(p, err)
 	}
-	return errors.Join(errs...)
+	return errors.Join(p...)
+}
+
+// validateIndex checks index and duplicates.
+func (cfg *Config) validateIndex(p *problems) {
+	if cfg.Index.MaxSpans < 1 || cfg.Index.MaxSpans > spanindex.MaxSpans {
+		p.addf("index.max_spans: %d must be between 1 and %d", cfg.Index.MaxSpans, spanindex.MaxSpans)
+	}
+	if cfg.Index.TTL <= 0 {
+		p.addf("index.ttl: %s must be positive", cfg.Index.TTL)
+	}
+	if cfg.Duplicates.Window < 0 || cfg.Duplicates.Window > cfg.Index.TTL {
+		p.addf("duplicates.window: %s must be between 0 and index.ttl (%s): spans are only remembered that long", cfg.Duplicates.Window, cfg.Index.TTL)
+	}
+	if cfg.Duplicates.Action != ActionFlag && cfg.Duplicates.Action != ActionDropReplays {
+		p.addf("duplicates.action: %q must be %q or %q", cfg.Duplicates.Action, ActionFlag, ActionDropReplays)
+	}
+	if cfg.Duplicates.Attribute == "" {
+		p.addf("duplicates.attribute: must not be empty")
+	}
+	if cfg.Duplicates.LogInterval <= 0 {
+		p.addf("duplicates.log_interval: %s must be positive", cfg.Duplicates.LogInterval)
+	}
+}
+
+// validateExemplars checks exemplars.
+func (cfg *Config) validateExemplars(p *problems) {
+	ex, ttl := &cfg.Exemplars, cfg.Index.TTL
+	if ex.MaxPerDataPoint < 0 {
+		p.addf("exemplars.max_per_data_point: %d must not be negative (0 means one per bucket)", ex.MaxPerDataPoint)
+	}
+	switch ex.Dangling {
+	case DanglingKeep, DanglingDrop, DanglingReplace:
+	default:
+		p.addf("exemplars.dangling: %q must be %q, %q or %q", ex.Dangling, DanglingKeep, DanglingDrop, DanglingReplace)
+	}
+	if ex.DanglingGrace < 0 || ex.DanglingGrace >= ttl {
+		p.addf("exemplars.dangling_grace: %s must be at least 0 and below index.ttl (%s)", ex.DanglingGrace, ttl)
+	}
+	if ex.DurationTolerance < 0 {
+		p.addf("exemplars.duration_tolerance: %s must not be negative (0 disables)", ex.DurationTolerance)
+	}
+	if ex.LateSpanWindow < 0 || ex.LateSpanWindow > ttl {
+		p.addf("exemplars.late_span_window: %s must be between 0 and index.ttl (%s): a late span must still be indexed", ex.LateSpanWindow, ttl)
+	}
+	for i, k := range ex.FilteredAttributes {
+		if k == "" {
+			p.addf("exemplars.filtered_attributes[%d]: must not be empty", i)
+		}
+	}
+}
+
+// validateStreams checks streams and delta_hold.
+func (cfg *Config) validateStreams(p *problems) {
+	if cfg.Streams.MaxStreams < 1 {
+		p.addf("streams.max_streams: %d must be at least 1", cfg.Streams.MaxStreams)
+	}
+	if cfg.Streams.IdleTimeout <= 0 {
+		p.addf("streams.idle_timeout: %s must be positive", cfg.Streams.IdleTimeout)
+	}
+	hold, ttl := &cfg.DeltaHold, cfg.Index.TTL
+	if hold.Delay < 0 {
+		p.addf("delta_hold.delay: %s must not be negative (0 disables holding)", hold.Delay)
+	}
+	if hold.Delay > 0 && hold.Delay >= ttl {
+		p.addf("delta_hold.delay: %s must be below index.ttl (%s) or the spans it waits for are gone", hold.Delay, ttl)
+	}
+	if hold.MaxDataPoints < 1 {
+		p.addf("delta_hold.max_data_points: %d must be at least 1", hold.MaxDataPoints)
+	}
 }
 
 func (cfg *Config) compileRules() (*rules.Set, error) {

@@ -63,7 +63,7 @@ func (e *Enricher) Enrich(in *Input) Result {
 		return res
 	}
 	prev, _, _ := in.Stream.Previous()
-	readExisting(p, &pl, params, danglingCheck{r: e.r, now: e.now}, &e.s.x, &res)
+	e.s.x.read(p, &pl, params, danglingCheck{r: e.r, now: e.now}, &res)
 
 	c := e.collector(p, &pl, in)
 	if anyTarget(pl.target) {

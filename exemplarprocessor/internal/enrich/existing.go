@@ -30,9 +30,9 @@ type pendingReplace struct {
 	ts            uint64
 }
 
-// readExisting marks the buckets the point's own exemplars fill in pl and
-// applies the dangling policy.
-func readExisting(p *Point, pl *plan, params *Params, d danglingCheck, x *existing, res *Result) {
+// read marks the buckets the point's own exemplars fill in pl and applies
+// the dangling policy.
+func (x *existing) read(p *Point, pl *plan, params *Params, d danglingCheck, res *Result) {
 	x.removals, x.pending = x.removals[:0], x.pending[:0]
 	exs := p.Exemplars
 	for i := 0; i < exs.Len(); i++ {
