@@ -102,7 +102,7 @@ type pointSlice[P histPoint] interface {
 // enrichPoints enriches a metric's points: it reads the IDs the points
 // carry, merges the points when configured (the slice then holds the merged
 // ones), and enriches each remaining point.
-func enrichPoints[P histPoint, S pointSlice[P]](bt *batch, mw *metricWork, dps S, mergeFn func() merge.Result, view func(P, bool) (*enrich.Point, bool)) merge.Result {
+func enrichPoints[P histPoint, S pointSlice[P]](bt *batch, mw *metricWork, dps S, mergeFn func() merge.Result, view func(P, bool) (*enrich.Point, verdict)) merge.Result {
 	for i := range dps.Len() {
 		bt.collectExact(i, dps.At(i))
 	}
@@ -112,8 +112,8 @@ func enrichPoints[P histPoint, S pointSlice[P]](bt *batch, mw *metricWork, dps S
 	}
 	for i := range dps.Len() {
 		dp := dps.At(i)
-		p, valid := view(dp, mw.cumulative)
-		bt.point(mw, pointIn{p: p, valid: valid, attrs: dp.Attributes(), exact: bt.exactFor(i, merged.Sources)})
+		p, vd := view(dp, mw.cumulative)
+		bt.point(mw, pointIn{p: p, verdict: vd, attrs: dp.Attributes(), exact: bt.exactFor(i, merged.Sources)})
 	}
 	return merged
 }
@@ -192,10 +192,10 @@ func decodeID(dst []byte, v pcommon.Value) bool {
 
 // pointIn is one point to enrich.
 type pointIn struct {
-	p     *enrich.Point
-	valid bool
-	attrs pcommon.Map
-	exact []int // indexes into batch.exactBy
+	p       *enrich.Point
+	verdict verdict
+	attrs   pcommon.Map
+	exact   []int // indexes into batch.exactBy
 }
 
 // point enriches one point under its own hold of the index's read lock and
@@ -219,8 +219,12 @@ func (bt *batch) point(mw *metricWork, in pointIn) {
 		bt.st.exactJoin[exactJoined]++
 		bt.exact = append(bt.exact, enrich.Exact{Ref: ref, Value: x.value, HasValue: x.hasValue})
 	}
-	if !in.valid {
+	switch in.verdict {
+	case invalid:
 		bt.st.notEnriched[notEnrichedInvalidPoint]++
+		return
+	case tooManyBuckets:
+		bt.st.notEnriched[notEnrichedTooManyBuckets]++
 		return
 	}
 	if mw.rule == nil && len(bt.exact) == 0 {
@@ -233,6 +237,12 @@ func (bt *batch) point(mw *metricWork, in pointIn) {
 		ein.Groups = bt.join.Groups(r, st, join.Point{Resource: mw.res, Rule: mw.rule, Attributes: in.attrs})
 	}
 	res := bt.e.Enrich(&ein)
+	if res.Reason == enrich.ReasonNoSpan && ein.Joined && r.Spans() > 0 && !bt.join.ServiceKnown(r) {
+		// Not a missing span: this instance holds none of the service's.
+		res.Reason = enrich.ReasonNone
+		bt.st.notEnriched[notEnrichedNoServiceSpans]++
+		c.misroutes.warn(bt.mp.logger, bt.now, mw.res)
+	}
 	bt.st.add(&res)
 }
 

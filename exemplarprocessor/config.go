@@ -61,6 +61,11 @@ type IndexConfig struct {
 	// TTL is how long a span is held after it arrived. It should cover the
 	// metric export interval plus how late spans arrive.
 	TTL time.Duration `mapstructure:"ttl"`
+	// MaxSpanDuration is the longest span indexed. A longer span, or one
+	// with a zero start or end time, cannot describe a request a latency
+	// histogram counted (a start time of 0 makes a span 56 years long): it
+	// is passed on untouched, counted invalid, and never joined.
+	MaxSpanDuration time.Duration `mapstructure:"max_span_duration"`
 }
 
 // Duplicate actions.
@@ -159,6 +164,12 @@ type StreamsConfig struct {
 	MaxStreams int `mapstructure:"max_streams"`
 	// IdleTimeout forgets a stream not seen for this long.
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// MaxBuckets is the most buckets a histogram point may have to be
+	// enriched (explicit: bounds + 1; exponential: both ranges + the zero
+	// bucket). A point with more passes untouched, counted
+	// too_many_buckets: the work per point and the state per stream are
+	// bounded by it.
+	MaxBuckets int `mapstructure:"max_buckets"`
 }
 
 // DeltaHoldConfig holds back batches with delta histograms.
@@ -174,8 +185,9 @@ func createDefaultConfig() *Config {
 	return &Config{
 		ResourceKeys: []string{"service.namespace", "service.name", "service.instance.id"},
 		Index: IndexConfig{
-			MaxSpans: 1_000_000,
-			TTL:      2 * time.Minute,
+			MaxSpans:        1_000_000,
+			TTL:             2 * time.Minute,
+			MaxSpanDuration: time.Hour,
 		},
 		Duplicates: DuplicatesConfig{
 			Window:      2 * time.Minute,
@@ -197,12 +209,20 @@ func createDefaultConfig() *Config {
 		Streams: StreamsConfig{
 			MaxStreams:  100_000,
 			IdleTimeout: 10 * time.Minute,
+			// The SDKs' default exponential histogram keeps at most 160
+			// buckets per range: 2 x 160 and the zero bucket.
+			MaxBuckets: 321,
 		},
 		DeltaHold: DeltaHoldConfig{
 			MaxDataPoints: 100_000,
 		},
 	}
 }
+
+// maxBucketsLimit bounds streams.max_buckets: an exponential histogram at
+// its finest scale over a wide range needs a few thousand buckets; more
+// would let one point cost milliseconds.
+const maxBucketsLimit = 4096
 
 // problems collects configuration errors; each names the field and value.
 type problems []error
@@ -242,6 +262,9 @@ func (cfg *Config) validateIndex(p *problems) {
 	}
 	if cfg.Index.TTL <= 0 {
 		p.addf("index.ttl: %s must be positive", cfg.Index.TTL)
+	}
+	if cfg.Index.MaxSpanDuration <= 0 {
+		p.addf("index.max_span_duration: %s must be positive", cfg.Index.MaxSpanDuration)
 	}
 	if cfg.Duplicates.Window < 0 || cfg.Duplicates.Window > cfg.Index.TTL {
 		p.addf("duplicates.window: %s must be between 0 and index.ttl (%s): spans are only remembered that long", cfg.Duplicates.Window, cfg.Index.TTL)
@@ -291,6 +314,9 @@ func (cfg *Config) validateStreams(p *problems) {
 	}
 	if cfg.Streams.IdleTimeout <= 0 {
 		p.addf("streams.idle_timeout: %s must be positive", cfg.Streams.IdleTimeout)
+	}
+	if cfg.Streams.MaxBuckets < 1 || cfg.Streams.MaxBuckets > maxBucketsLimit {
+		p.addf("streams.max_buckets: %d must be between 1 and %d", cfg.Streams.MaxBuckets, maxBucketsLimit)
 	}
 	hold, ttl := &cfg.DeltaHold, cfg.Index.TTL
 	if hold.Delay < 0 {

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
+	"go.uber.org/zap"
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/enrich"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/identity"
@@ -27,6 +28,7 @@ import (
 // what it held, once enriched, to the next consumer the same way.
 type metricsProcessor struct {
 	core      *core
+	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
 	hasher    identity.Hasher
 	params    paramsCache
@@ -44,6 +46,7 @@ func newMetricsProcessor(c *core, set processor.Settings, next consumer.Metrics)
 	}
 	mp := &metricsProcessor{
 		core:      c,
+		logger:    set.Logger,
 		telemetry: tb,
 		hasher:    identity.New(),
 		params:    paramsCache{cfg: c.cfg},
@@ -105,7 +108,7 @@ func (mp *metricsProcessor) enrichMetrics(md pmetric.Metrics, st *metricStats) {
 	defer c.streams.Unlock()
 	bt, _ := mp.batches.Get().(*batch)
 	if bt == nil {
-		bt = &batch{join: join.NewResolver(c.rules, c.index)}
+		bt = &batch{join: join.NewResolver(c.rules, c.index), view: pointView{maxBuckets: c.cfg.Streams.MaxBuckets}}
 	}
 	defer mp.batches.Put(bt)
 	bt.mp, bt.st, bt.now = mp, st, now

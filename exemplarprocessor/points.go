@@ -16,10 +16,11 @@ import (
 )
 
 // pointView sees histogram points through their bucket layout, reusing its
-// memory from point to point. A point that is not valid (counts do not fit
-// the bounds, NaN or unsorted bounds, zero timestamp, scale or zero
-// threshold out of range) gets no view.
+// memory from point to point. A point gets no view when it is not valid or
+// has more than maxBuckets buckets (see verdict).
 type pointView struct {
+	maxBuckets int
+
 	counts         []uint64
 	bounds         []float64
 	pt             enrich.Point
@@ -27,8 +28,39 @@ type pointView struct {
 	expo           buckets.Exponential
 }
 
-func (v *pointView) explicit(dp pmetric.HistogramDataPoint, cumulative bool) (*enrich.Point, bool) {
+// verdict is what a point's view found.
+type verdict uint8
+
+const (
+	// viewed: the point is valid and within the bucket cap.
+	viewed verdict = iota
+	// invalid: counts that do not fit the bounds; NaN, infinite or
+	// unsorted bounds; a zero start or end time, or a start after the end
+	// (the window of requests the point counts is unknown); an exponential
+	// scale or zero threshold out of range, or bucket indexes that
+	// overflow.
+	invalid
+	// tooManyBuckets: more buckets than streams.max_buckets; the point is
+	// not read further.
+	tooManyBuckets
+)
+
+// times checks a point's start and end times.
+func times(start, end pcommon.Timestamp) verdict {
+	if start == 0 || end == 0 || start > end {
+		return invalid
+	}
+	return viewed
+}
+
+func (v *pointView) explicit(dp pmetric.HistogramDataPoint, cumulative bool) (*enrich.Point, verdict) {
 	bc, eb := dp.BucketCounts(), dp.ExplicitBounds()
+	if vd := times(dp.StartTimestamp(), dp.Timestamp()); vd != viewed {
+		return nil, vd
+	}
+	if bc.Len() > v.maxBuckets || eb.Len() >= v.maxBuckets {
+		return nil, tooManyBuckets
+	}
 	v.bounds = v.bounds[:0]
 	layoutKey := uint64(eb.Len())
 	for i := 0; i < eb.Len(); i++ {
@@ -36,8 +68,8 @@ func (v *pointView) explicit(dp pmetric.HistogramDataPoint, cumulative bool) (*e
 		v.bounds = append(v.bounds, b)
 		layoutKey = identity.Combine(layoutKey, math.Float64bits(b))
 	}
-	if dp.Timestamp() == 0 || bc.Len() == 0 || buckets.ValidateExplicit(v.bounds, bc.Len()) != nil {
-		return nil, false
+	if bc.Len() == 0 || buckets.ValidateExplicit(v.bounds, bc.Len()) != nil {
+		return nil, invalid
 	}
 	v.counts = v.counts[:0]
 	for i := 0; i < bc.Len(); i++ {
@@ -45,15 +77,23 @@ func (v *pointView) explicit(dp pmetric.HistogramDataPoint, cumulative bool) (*e
 	}
 	v.explicitLayout = buckets.Explicit{Bounds: v.bounds}
 	fillPoint(v, dp, &v.explicitLayout, cumulative, streams.Layout{Key: layoutKey})
-	return &v.pt, true
+	return &v.pt, viewed
 }
 
-func (v *pointView) exponential(dp pmetric.ExponentialHistogramDataPoint, cumulative bool) (*enrich.Point, bool) {
-	if dp.Timestamp() == 0 || buckets.ValidateExponential(dp.Scale(), dp.ZeroThreshold()) != nil {
-		return nil, false
+func (v *pointView) exponential(dp pmetric.ExponentialHistogramDataPoint, cumulative bool) (*enrich.Point, verdict) {
+	if vd := times(dp.StartTimestamp(), dp.Timestamp()); vd != viewed {
+		return nil, vd
+	}
+	pos, neg := dp.Positive().BucketCounts(), dp.Negative().BucketCounts()
+	if 1+pos.Len()+neg.Len() > v.maxBuckets {
+		return nil, tooManyBuckets
+	}
+	if buckets.ValidateExponential(dp.Scale(), dp.ZeroThreshold()) != nil ||
+		buckets.ValidateRange(dp.Positive().Offset(), pos.Len()) != nil ||
+		buckets.ValidateRange(dp.Negative().Offset(), neg.Len()) != nil {
+		return nil, invalid
 	}
 	v.expo = layoutOf(dp)
-	pos, neg := dp.Positive().BucketCounts(), dp.Negative().BucketCounts()
 	v.counts = append(v.counts[:0], dp.ZeroCount())
 	for i := 0; i < pos.Len(); i++ {
 		v.counts = append(v.counts, pos.At(i))
@@ -65,7 +105,7 @@ func (v *pointView) exponential(dp pmetric.ExponentialHistogramDataPoint, cumula
 	key := uint64(uint32(dp.Scale()))<<32 | uint64(uint32(zt^zt>>32))
 	fillPoint(v, dp, &v.expo, cumulative, streams.Layout{Key: key, PosOffset: v.expo.PosOffset, PosLen: v.expo.PosLen, NegOffset: v.expo.NegOffset})
 	v.pt.Exp = &v.expo
-	return &v.pt, true
+	return &v.pt, viewed
 }
 
 // histogramPoint is what explicit and exponential histogram data points share.

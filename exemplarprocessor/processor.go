@@ -39,6 +39,8 @@ type core struct {
 	index   *spanindex.Index
 	streams *streams.Table
 	dups    *duplog.Logger
+	// misroutes warns about metrics of services without spans here.
+	misroutes misrouteWarner
 
 	// telemetry reports the shared state: gauges and eviction counters are
 	// registered once here, whichever pipeline created the core.

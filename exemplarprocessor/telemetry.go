@@ -26,6 +26,8 @@ var (
 
 	invalidID             = metric.WithAttributeSet(reasonSet("invalid_id"))
 	invalidEndBeforeStart = metric.WithAttributeSet(reasonSet("end_before_start"))
+	invalidZeroTimestamp  = metric.WithAttributeSet(reasonSet("zero_timestamp"))
+	invalidTooLong        = metric.WithAttributeSet(reasonSet("too_long"))
 
 	joinExact = metric.WithAttributeSet(attribute.NewSet(attribute.String("join", "exact")))
 	joinMatch = metric.WithAttributeSet(attribute.NewSet(attribute.String("join", "match")))
@@ -49,17 +51,21 @@ const (
 	notEnrichedUnchanged
 	notEnrichedOutOfOrder
 	notEnrichedComplete
+	notEnrichedTooManyBuckets
+	notEnrichedNoServiceSpans
 	numNotEnriched
 )
 
 var notEnrichedOpts = [numNotEnriched]metric.MeasurementOption{
-	notEnrichedNoRule:       metric.WithAttributeSet(reasonSet("no_rule")),
-	notEnrichedUnit:         metric.WithAttributeSet(reasonSet("unit")),
-	notEnrichedInvalidPoint: metric.WithAttributeSet(reasonSet("invalid_point")),
-	notEnrichedNoSpan:       metric.WithAttributeSet(reasonSet(string(enrich.ReasonNoSpan))),
-	notEnrichedUnchanged:    metric.WithAttributeSet(reasonSet(string(enrich.ReasonUnchanged))),
-	notEnrichedOutOfOrder:   metric.WithAttributeSet(reasonSet(string(enrich.ReasonOutOfOrder))),
-	notEnrichedComplete:     metric.WithAttributeSet(reasonSet(string(enrich.ReasonComplete))),
+	notEnrichedNoRule:         metric.WithAttributeSet(reasonSet("no_rule")),
+	notEnrichedUnit:           metric.WithAttributeSet(reasonSet("unit")),
+	notEnrichedInvalidPoint:   metric.WithAttributeSet(reasonSet("invalid_point")),
+	notEnrichedNoSpan:         metric.WithAttributeSet(reasonSet(string(enrich.ReasonNoSpan))),
+	notEnrichedUnchanged:      metric.WithAttributeSet(reasonSet(string(enrich.ReasonUnchanged))),
+	notEnrichedOutOfOrder:     metric.WithAttributeSet(reasonSet(string(enrich.ReasonOutOfOrder))),
+	notEnrichedComplete:       metric.WithAttributeSet(reasonSet(string(enrich.ReasonComplete))),
+	notEnrichedTooManyBuckets: metric.WithAttributeSet(reasonSet("too_many_buckets")),
+	notEnrichedNoServiceSpans: metric.WithAttributeSet(reasonSet("no_service_spans")),
 }
 
 // notEnrichedOf maps an enrich reason to its telemetry value.

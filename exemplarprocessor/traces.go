@@ -27,7 +27,9 @@ type tracesProcessor struct {
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
 	drop      bool
-	batches   sync.Pool
+	// maxDuration is index.max_span_duration in ns.
+	maxDuration uint64
+	batches     sync.Pool
 }
 
 func newTracesProcessor(c *core, set processor.Settings) (*tracesProcessor, error) {
@@ -36,10 +38,11 @@ func newTracesProcessor(c *core, set processor.Settings) (*tracesProcessor, erro
 		return nil, err
 	}
 	tp := &tracesProcessor{
-		core:      c,
-		logger:    set.Logger,
-		telemetry: tb,
-		drop:      c.cfg.Duplicates.Action == ActionDropReplays,
+		core:        c,
+		logger:      set.Logger,
+		telemetry:   tb,
+		drop:        c.cfg.Duplicates.Action == ActionDropReplays,
+		maxDuration: uint64(c.cfg.Index.MaxSpanDuration.Nanoseconds()),
 	}
 	tp.batches.New = func() any { return &spanBatch{key: c.index.NewKey()} }
 	return tp, nil
@@ -53,6 +56,7 @@ func (tp *tracesProcessor) shutdown(context.Context) error {
 type traceStats struct {
 	indexed, replays, collisions, dropped uint64
 	invalidID, endBeforeStart             uint64
+	zeroTimestamp, tooLong                uint64
 	emptiedScopes                         [][2]int // resource, scope index
 }
 
@@ -149,11 +153,18 @@ func (sw *scopeWrite) write(spans ptrace.SpanSlice) {
 // or marks for dropping a duplicate.
 func (sw *scopeWrite) insert(w *spanindex.Writer, k, i int, span ptrace.Span) {
 	c, s, st := sw.tp.core, &sw.sb.spans[i], sw.st
-	if pcommon.TraceID(s.TraceID).IsEmpty() || pcommon.SpanID(s.SpanID).IsEmpty() {
+	switch {
+	case pcommon.TraceID(s.TraceID).IsEmpty() || pcommon.SpanID(s.SpanID).IsEmpty():
 		st.invalidID++
 		return
-	}
-	if s.End < s.Start {
+	case s.Start == 0 || s.End == 0:
+		// Not a request: a latency join would read a decades-long span.
+		st.zeroTimestamp++
+		return
+	case s.End > s.Start && s.End-s.Start > sw.tp.maxDuration:
+		st.tooLong++
+		return
+	case s.End < s.Start:
 		st.endBeforeStart++
 	}
 	outcome, ref := w.InsertHashed(s, sw.sb.hashes[i], c.rules.SpanKey(sw.sb.key, span))
@@ -193,6 +204,8 @@ func (tp *tracesProcessor) record(ctx context.Context, st *traceStats) {
 	addCount(ctx, tb.ProcessorExemplarSpansDropped, st.dropped)
 	addCount(ctx, tb.ProcessorExemplarSpansInvalid, st.invalidID, invalidID)
 	addCount(ctx, tb.ProcessorExemplarSpansInvalid, st.endBeforeStart, invalidEndBeforeStart)
+	addCount(ctx, tb.ProcessorExemplarSpansInvalid, st.zeroTimestamp, invalidZeroTimestamp)
+	addCount(ctx, tb.ProcessorExemplarSpansInvalid, st.tooLong, invalidTooLong)
 }
 
 func serviceName(res pcommon.Map) string {

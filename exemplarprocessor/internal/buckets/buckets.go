@@ -43,6 +43,11 @@ func ValidateExplicit(bounds []float64, counts int) error {
 		if math.IsNaN(b) {
 			return fmt.Errorf("bound %d is NaN", i)
 		}
+		if math.IsInf(b, 0) {
+			// (-Inf, -Inf] or (+Inf, +Inf) hold no value: the producer
+			// is broken, and bucket math must not meet infinities.
+			return fmt.Errorf("bound %d is infinite", i)
+		}
 		if i > 0 && b <= prev {
 			return fmt.Errorf("bounds not strictly increasing at %d", i)
 		}
@@ -111,6 +116,15 @@ func ValidateExponential(scale int32, zeroThreshold float64) error {
 	}
 	if math.IsNaN(zeroThreshold) || zeroThreshold < 0 || math.IsInf(zeroThreshold, 0) {
 		return fmt.Errorf("zero threshold %v", zeroThreshold)
+	}
+	return nil
+}
+
+// ValidateRange reports a bucket range whose indexes do not fit int32:
+// offset plus length overflows.
+func ValidateRange(offset int32, n int) error {
+	if int64(offset)+int64(n) > math.MaxInt32+1 {
+		return fmt.Errorf("buckets from index %d, %d of them, pass the largest index", offset, n)
 	}
 	return nil
 }

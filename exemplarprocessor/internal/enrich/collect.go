@@ -33,6 +33,11 @@ const (
 	// first point was seen whole: past it the answer is not worth the
 	// cache misses, and the point is treated as not seen whole.
 	maxCount = 4096
+	// maxReads is the budget of spans one point may read in all its walks,
+	// so its cost does not grow with the spans that match it: under a
+	// millisecond at a cache miss per span. A 30-bucket point usually reads
+	// a few dozen.
+	maxReads = 8192
 )
 
 // depth is how much of a bucket's candidates a collection gathers.
@@ -84,6 +89,8 @@ type collector struct {
 	buf    *walkBuffers
 	// whole: seenWhole's answer, once known (0 unknown, 1 no, 2 yes).
 	whole uint8
+	// reads counts the spans read against maxReads.
+	reads int
 }
 
 // walkBuffers is the collector's reusable scratch.
@@ -195,7 +202,7 @@ func (c *collector) walk(g spanindex.GroupID, fine uint8, spec walkSpec) bool {
 	if spec.limit <= spanindex.Peek {
 		c.buf.newest = it.Newest(c.buf.newest[:0])
 		for _, s := range c.buf.newest[:min(spec.limit, len(c.buf.newest))] {
-			if s.Seq < w.seqFloor {
+			if s.Seq < w.seqFloor || !c.read() {
 				return false
 			}
 			ref := c.r.RefOf(s)
@@ -206,6 +213,9 @@ func (c *collector) walk(g spanindex.GroupID, fine uint8, spec walkSpec) bool {
 		return false
 	}
 	for visited := 0; visited < spec.limit; visited++ {
+		if !c.read() {
+			return false
+		}
 		// Lists run newest first: below the floor the rest arrived earlier still.
 		ref, ok := it.Next(w.seqFloor)
 		if !ok {
@@ -241,6 +251,16 @@ func (c *collector) visit(ref *spanindex.Ref, spec walkSpec) bool {
 		}
 	}
 	return false
+}
+
+// read takes one span read from the point's budget and reports whether
+// there was one.
+func (c *collector) read() bool {
+	if c.reads >= maxReads {
+		return false
+	}
+	c.reads++
+	return true
 }
 
 // reachable tells from a list's head alone whether it can hold a candidate:

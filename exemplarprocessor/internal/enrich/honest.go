@@ -158,7 +158,7 @@ func (c *collector) countInWindow(enough uint64) uint64 {
 			if it.MaxEnd() <= w.start {
 				continue
 			}
-			for ; read < maxCount && n < enough; read++ {
+			for ; read < maxCount && n < enough && c.read(); read++ {
 				ref, ok := it.Next(w.seqFloor)
 				if !ok {
 					break

@@ -32,6 +32,8 @@ type Resolver struct {
 	key    *spanindex.Key
 	groups []spanindex.GroupID
 	ids    []uint32
+	// keyed: the last Groups built the key (the cache was not valid).
+	keyed bool
 }
 
 // NewResolver returns a resolver for the rules over idx.
@@ -44,6 +46,7 @@ func NewResolver(set *rules.Set, idx *spanindex.Index) *Resolver {
 // resource identity and span kind is unchanged, else by building the key.
 func (j *Resolver) Groups(r spanindex.Reader, st *streams.State, pt Point) []spanindex.GroupID {
 	j.groups = j.groups[:0]
+	j.keyed = false
 	if c := st.Groups(); c.Gen != 0 && r.GenerationOf(c.RK) == c.Gen {
 		for _, g := range c.IDs {
 			j.groups = append(j.groups, spanindex.GroupID(g))
@@ -51,6 +54,7 @@ func (j *Resolver) Groups(r spanindex.Reader, st *streams.State, pt Point) []spa
 		return j.groups
 	}
 	j.rules.PointKey(j.key, pt.Resource, pt.Rule, pt.Attributes)
+	j.keyed = true
 	j.groups = r.Groups(j.key, j.groups)
 	j.ids = j.ids[:0]
 	for _, g := range j.groups {
@@ -58,4 +62,11 @@ func (j *Resolver) Groups(r spanindex.Reader, st *streams.State, pt Point) []spa
 	}
 	st.CacheGroups(j.ids, r.Generation(j.key), j.key.RKHash())
 	return j.groups
+}
+
+// ServiceKnown reports whether the index holds any span of the last
+// resolved point's service. A valid cache means groups of the service's
+// resource identity exist.
+func (j *Resolver) ServiceKnown(r spanindex.Reader) bool {
+	return !j.keyed || r.ServiceKnown(j.key)
 }

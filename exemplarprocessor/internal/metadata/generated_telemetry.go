@@ -240,7 +240,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorExemplarSpansInvalid, err = builder.meter.Int64Counter(
 		"otelcol_processor_exemplar_spans_invalid",
-		metric.WithDescription("Number of spans with bad input, by reason: invalid_id (zero trace or span ID; passed on, not indexed), end_before_start (indexed with duration 0). [Development]"),
+		metric.WithDescription("Number of spans with bad input, by reason: invalid_id (zero trace or span ID), zero_timestamp (zero start or end time), too_long (longer than index.max_span_duration) - all passed on untouched and never indexed; end_before_start (indexed with duration 0). [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)

@@ -228,7 +228,7 @@ func AssertEqualProcessorExemplarSpansIndexed(t *testing.T, tt *componenttest.Te
 func AssertEqualProcessorExemplarSpansInvalid(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_exemplar_spans_invalid",
-		Description: "Number of spans with bad input, by reason: invalid_id (zero trace or span ID; passed on, not indexed), end_before_start (indexed with duration 0). [Development]",
+		Description: "Number of spans with bad input, by reason: invalid_id (zero trace or span ID), zero_timestamp (zero start or end time), too_long (longer than index.max_span_duration) - all passed on untouched and never indexed; end_before_start (indexed with duration 0). [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
