@@ -106,7 +106,7 @@ func newMetricsProcessor(c *core, set processor.Settings, next consumer.Metrics)
 		return nil
 	})
 	if err == nil && c.cfg.DeltaHold.Delay > 0 {
-		mp.hold = hold.New(c.cfg.DeltaHold.Delay.Nanoseconds(), c.cfg.DeltaHold.MaxDataPoints)
+		mp.hold = hold.New(c.cfg.DeltaHold.Delay, c.cfg.DeltaHold.MaxDataPoints)
 		mp.tick = min(max(c.cfg.DeltaHold.Delay/10, 10*time.Millisecond), time.Second)
 		err = tb.RegisterProcessorExemplarHoldDatapointsCallback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(int64(mp.hold.Points()))
@@ -156,7 +156,7 @@ func (mp *metricsProcessor) shutdown(ctx context.Context) error {
 }
 
 func (mp *metricsProcessor) process(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
-	if mp.hold != nil && mp.holdable(md) && mp.hold.Add(md, mp.core.clock.Now().UnixNano()) {
+	if mp.hold != nil && mp.holdable(md) && mp.hold.Add(md, mp.core.clock.Now()) {
 		// Held: delivered by the timer (or Shutdown) once late spans had
 		// time to arrive. A full hold processes the batch now instead.
 		return md, processorhelper.ErrSkipProcessingData
@@ -220,8 +220,9 @@ func (mp *metricsProcessor) releaseLoop() {
 // it, and is tried again on the next tick; a permanent error drops it. Either
 // is counted and logged at most every ten seconds.
 func (mp *metricsProcessor) releaseDue(ctx context.Context) {
-	now := mp.core.clock.Now().UnixNano()
-	due := mp.hold.Due(now)
+	clockNow := mp.core.clock.Now()
+	now := clockNow.UnixNano()
+	due := mp.hold.Due(clockNow)
 	for i, h := range due {
 		err := mp.deliver(ctx, h)
 		if err == nil {
@@ -236,7 +237,7 @@ func (mp *metricsProcessor) releaseDue(ctx context.Context) {
 			continue
 		}
 		due[i].Enriched = true
-		mp.hold.Retry(due[i:], now)
+		mp.hold.Retry(due[i:], clockNow)
 		return
 	}
 }
