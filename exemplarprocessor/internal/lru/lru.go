@@ -99,7 +99,7 @@ func New[K comparable, V any](capacity int) *Cache[K, V] {
 // OnEvict sets a function called with each entry evicted to make room,
 // before its value is zeroed: the caller can count it or take what it
 // wants to keep. Remove, RemoveOldest and Reset do not call it: the caller
-// knows what it removes.
+// knows what it removes. f must not change the cache.
 func (c *Cache[K, V]) OnEvict(f func(key K, value *V)) { c.onEvict = f }
 
 // Len returns the number of entries.
