@@ -10,7 +10,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/buckets"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/enrich"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/identity"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/join"
@@ -269,17 +268,5 @@ func dataPointCount(m pmetric.Metric) int {
 		return m.Summary().DataPoints().Len()
 	default:
 		return max(histogramPoints(m), 0)
-	}
-}
-
-// layoutOf is the bucket layout of an exponential point.
-func layoutOf(dp pmetric.ExponentialHistogramDataPoint) buckets.Exponential {
-	return buckets.Exponential{
-		Scale:         dp.Scale(),
-		ZeroThreshold: dp.ZeroThreshold(),
-		PosOffset:     dp.Positive().Offset(),
-		PosLen:        dp.Positive().BucketCounts().Len(),
-		NegOffset:     dp.Negative().Offset(),
-		NegLen:        dp.Negative().BucketCounts().Len(),
 	}
 }

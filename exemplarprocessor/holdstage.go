@@ -6,7 +6,6 @@ package exemplarprocessor // import "github.com/otelcol-exemplar/otelcol-exempla
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/hold"
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/ratelimit"
 )
 
 // holdStage sits between processorhelper and the next consumer when
@@ -31,7 +31,9 @@ type holdStage struct {
 	tick  time.Duration
 
 	stop, done chan struct{}
-	lastErrLog atomic.Int64
+	// errLog limits warnings about refused batches: a refusing exporter
+	// refuses every tick.
+	errLog *ratelimit.Limiter[struct{}]
 }
 
 func newHoldStage(mp *metricsProcessor, next consumer.Metrics) (*holdStage, error) {
@@ -39,10 +41,11 @@ func newHoldStage(mp *metricsProcessor, next consumer.Metrics) (*holdStage, erro
 	h := &holdStage{
 		mp:    mp,
 		next:  next,
-		queue: hold.New(cfg.Delay.Nanoseconds(), cfg.MaxDataPoints),
+		queue: hold.New(cfg.Delay, cfg.MaxDataPoints),
 		// A tenth of the delay keeps a batch at most 10 % late, within
 		// [10 ms, 1 s] so an idle hold does not spin nor a long one lag.
-		tick: min(max(cfg.Delay/10, 10*time.Millisecond), time.Second),
+		tick:   min(max(cfg.Delay/10, 10*time.Millisecond), time.Second),
+		errLog: ratelimit.New[struct{}](errLogInterval, 1),
 	}
 	err := mp.telemetry.RegisterProcessorExemplarHoldDatapointsCallback(func(_ context.Context, o metric.Int64Observer) error {
 		o.Observe(int64(h.queue.Points()))
@@ -60,7 +63,7 @@ func (*holdStage) Capabilities() consumer.Capabilities {
 // otherwise (enriching it now when it was left for the hold).
 func (h *holdStage) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
 	if h.holdable(md) {
-		if h.queue.Add(md, h.mp.core.clock.Now().UnixNano()) {
+		if h.queue.Add(md, h.mp.core.clock.Now()) {
 			return nil
 		}
 		h.mp.enrich(ctx, md)
@@ -137,7 +140,7 @@ func (h *holdStage) releaseLoop() {
 }
 
 // errLogInterval is the least time between two warnings about refused held
-// batches: a refusing exporter refuses every tick.
+// batches.
 const errLogInterval = 10 * time.Second
 
 // releaseDue delivers the held batches whose delay has passed. A batch the
@@ -145,7 +148,7 @@ const errLogInterval = 10 * time.Second
 // it, and is tried again on the next tick; a permanent error drops it.
 // Either is counted and logged at most every errLogInterval.
 func (h *holdStage) releaseDue(ctx context.Context) {
-	now := h.mp.core.clock.Now().UnixNano()
+	now := h.mp.core.clock.Now()
 	due := h.queue.Due(now)
 	for i, held := range due {
 		err := h.deliver(ctx, held)
@@ -154,8 +157,8 @@ func (h *holdStage) releaseDue(ctx context.Context) {
 		}
 		h.mp.telemetry.ProcessorExemplarHoldReleaseErrors.Add(ctx, 1)
 		permanent := consumererror.IsPermanent(err)
-		if last := h.lastErrLog.Load(); now-last >= errLogInterval.Nanoseconds() && h.lastErrLog.CompareAndSwap(last, now) {
-			h.mp.core.logger.Warn("Next consumer refused a held metric batch", zap.Error(err), zap.Bool("dropped", permanent))
+		if n, ok := h.errLog.Allow(struct{}{}, 0, now); ok {
+			h.mp.logger.Warn("Next consumer refused a held metric batch", zap.Error(err), zap.Bool("dropped", permanent), zap.Uint64("refusals", n.Total()))
 		}
 		if permanent {
 			continue

@@ -4,11 +4,12 @@
 package exemplarprocessor // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor"
 
 import (
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/ratelimit"
 )
 
 // misrouteInterval is the least time between two warnings about one
@@ -26,30 +27,28 @@ const misrouteCauses = "the service's traces reach another collector instance " 
 
 // misrouteWarner warns at most once per interval per service.
 type misrouteWarner struct {
-	mu   sync.Mutex
-	last map[string]time.Time
+	limit *ratelimit.Limiter[string]
 }
 
-// maxWarnedServices bounds the services remembered; past it the memory
-// starts over, which at worst warns about a service early.
+// maxWarnedServices bounds the services remembered; past it the least
+// recently seen is forgotten, which at worst warns about it early.
 const maxWarnedServices = 4096
+
+func newMisrouteWarner() misrouteWarner {
+	return misrouteWarner{limit: ratelimit.New[string](misrouteInterval, maxWarnedServices)}
+}
 
 // warn logs that metrics of res's service arrived while the index holds
 // none of its spans, unless it did so within misrouteInterval.
-func (m *misrouteWarner) warn(logger *zap.Logger, now time.Time, res pcommon.Map) {
+func (m misrouteWarner) warn(logger *zap.Logger, now time.Time, res pcommon.Map) {
 	service := serviceName(res)
-	m.mu.Lock()
-	if last, ok := m.last[service]; ok && now.Sub(last) < misrouteInterval {
-		m.mu.Unlock()
+	n, ok := m.limit.Allow(service, 0, now)
+	if !ok {
 		return
 	}
-	if m.last == nil || len(m.last) >= maxWarnedServices {
-		m.last = map[string]time.Time{}
-	}
-	m.last[service] = now
-	m.mu.Unlock()
 	logger.Warn("Metrics arrive for a service with no spans in this instance",
 		zap.String("service.name", service),
 		zap.String("likely_causes", misrouteCauses),
+		zap.Uint64("data_points", n.Total()),
 		zap.Duration("next_warning_after", misrouteInterval))
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/enrich"
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/lru"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/rules"
 )
 
@@ -16,7 +17,7 @@ type paramsCache struct {
 	cfg *Config
 
 	mu sync.Mutex
-	m  map[paramsKey]*enrich.Params
+	m  *lru.Cache[paramsKey, *enrich.Params] // nil value: unit not usable
 }
 
 type paramsKey struct {
@@ -33,18 +34,12 @@ const maxParams = 1000
 func (pc *paramsCache) get(rule *rules.Rule, unit string) (*enrich.Params, bool) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	k := paramsKey{rule: rule, unit: unit}
-	if p, ok := pc.m[k]; ok {
-		return p, p != nil
+	if pc.m == nil {
+		pc.m = lru.New[paramsKey, *enrich.Params](maxParams)
 	}
-	if len(pc.m) > maxParams || pc.m == nil {
-		pc.m = map[paramsKey]*enrich.Params{}
+	p, added := pc.m.GetOrAdd(paramsKey{rule: rule, unit: unit})
+	if added {
+		*p, _ = pc.cfg.params(rule, unit)
 	}
-	p, ok := pc.cfg.params(rule, unit)
-	if !ok {
-		pc.m[k] = nil
-		return nil, false
-	}
-	pc.m[k] = p
-	return p, true
+	return *p, *p != nil
 }

@@ -93,7 +93,7 @@ func (v *pointView) exponential(dp pmetric.ExponentialHistogramDataPoint, cumula
 		buckets.ValidateRange(dp.Negative().Offset(), neg.Len()) != nil {
 		return nil, invalid
 	}
-	v.expo = layoutOf(dp)
+	v.expo = buckets.ExponentialOf(dp)
 	v.counts = append(v.counts[:0], dp.ZeroCount())
 	for i := 0; i < pos.Len(); i++ {
 		v.counts = append(v.counts, pos.At(i))

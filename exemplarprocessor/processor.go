@@ -65,6 +65,8 @@ func newCore(cfg *Config, set component.TelemetrySettings, clk clock) (*core, er
 		index:   idx,
 		streams: streams.New(cfg.Streams.MaxStreams, cfg.Streams.IdleTimeout),
 		dups:    duplog.New(cfg.Duplicates.LogInterval),
+
+		misroutes: newMisrouteWarner(),
 	}
 	if c.telemetry, err = c.registerTelemetry(set); err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/duplog"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/metadata"
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/pdataslice"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
 )
 
@@ -142,7 +143,7 @@ func (sw *scopeWrite) write(spans ptrace.SpanSlice) {
 
 	if len(sb.drops) > 0 {
 		sw.st.dropped += uint64(len(sb.drops))
-		removeSorted(spans, sb.drops)
+		spans.RemoveIf(pdataslice.AtIndexes[ptrace.Span](sb.drops))
 		if spans.Len() == 0 {
 			sw.st.emptiedScopes = append(sw.st.emptiedScopes, sw.at)
 		}
@@ -245,18 +246,5 @@ func removeEmptied(td ptrace.Traces, emptied [][2]int) {
 		})
 		i++
 		return removed && rs.ScopeSpans().Len() == 0
-	})
-}
-
-// removeSorted removes the elements at the ascending indexes idx from s.
-func removeSorted[E any, S interface{ RemoveIf(func(E) bool) }](s S, idx []int) {
-	i, next := 0, 0
-	s.RemoveIf(func(E) bool {
-		drop := next < len(idx) && idx[next] == i
-		if drop {
-			next++
-		}
-		i++
-		return drop
 	})
 }

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
 // Layout numbers the buckets of one data point 0..Len()-1.
@@ -104,6 +106,29 @@ type Exponential struct {
 	PosLen        int
 	NegOffset     int32
 	NegLen        int
+}
+
+// ExponentialOf returns the layout of an exponential histogram point as it
+// is, valid or not (see ValidateExponential).
+func ExponentialOf(dp pmetric.ExponentialHistogramDataPoint) Exponential {
+	pos, neg := dp.Positive(), dp.Negative()
+	return Exponential{
+		Scale:         dp.Scale(),
+		ZeroThreshold: dp.ZeroThreshold(),
+		PosOffset:     pos.Offset(),
+		PosLen:        pos.BucketCounts().Len(),
+		NegOffset:     neg.Offset(),
+		NegLen:        neg.BucketCounts().Len(),
+	}
+}
+
+// ExemplarValue is an exemplar's value as a float64, whichever type it was
+// recorded with (0 when it has none).
+func ExemplarValue(ex pmetric.Exemplar) float64 {
+	if ex.ValueType() == pmetric.ExemplarValueTypeInt {
+		return float64(ex.IntValue())
+	}
+	return ex.DoubleValue()
 }
 
 // ErrBadScale is returned for scales outside [MinScale, MaxScale].

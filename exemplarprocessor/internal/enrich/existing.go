@@ -9,6 +9,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/buckets"
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/pdataslice"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
 )
 
@@ -37,7 +39,7 @@ func (x *existing) read(p *Point, pl *plan, params *Params, d danglingCheck, res
 	exs := p.Exemplars
 	for i := 0; i < exs.Len(); i++ {
 		ex := exs.At(i)
-		b := p.Layout.Of(exemplarValue(ex))
+		b := p.Layout.Of(buckets.ExemplarValue(ex))
 		if d.dangling(ex, params) {
 			switch {
 			case params.Dangling == DanglingDrop:
@@ -84,15 +86,7 @@ func (x *existing) settle(p *Point, pl *plan, best []candidate, res *Result) int
 		return exs.Len()
 	}
 	sort.Ints(x.removals)
-	i, next := 0, 0
-	exs.RemoveIf(func(pmetric.Exemplar) bool {
-		d := next < len(x.removals) && x.removals[next] == i
-		if d {
-			next++
-		}
-		i++
-		return d
-	})
+	exs.RemoveIf(pdataslice.AtIndexes[pmetric.Exemplar](x.removals))
 	return exs.Len()
 }
 
@@ -116,11 +110,4 @@ func (d danglingCheck) dangling(ex pmetric.Exemplar, params *Params) bool {
 	}
 	_, found := d.r.Lookup(tid, sid)
 	return !found
-}
-
-func exemplarValue(ex pmetric.Exemplar) float64 {
-	if ex.ValueType() == pmetric.ExemplarValueTypeInt {
-		return float64(ex.IntValue())
-	}
-	return ex.DoubleValue()
 }

@@ -15,6 +15,8 @@ package streams // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplar
 import (
 	"sync"
 	"time"
+
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/lru"
 )
 
 // Bucket is what a stream remembers per bucket.
@@ -75,9 +77,7 @@ type State struct {
 	known   bool
 	groups  Groups
 
-	hash         uint64
-	lastSeen     int64
-	newer, older int32 // links of the recency list, -1 at its ends
+	lastSeen time.Time
 }
 
 // Previous returns the stream's previous point and its buckets (read-only),
@@ -107,16 +107,12 @@ func (s *State) CacheGroups(ids []uint32, gen, rk uint64) {
 }
 
 // Table is a bounded map of stream states. Callers hold Lock while they use
-// a State obtained from it.
+// a State obtained from it: a State stays valid until the stream is
+// forgotten, which only Get does.
 type Table struct {
 	sync.Mutex
-	max  int
-	idle int64
-
-	byHash     map[uint64]int32
-	slots      []State
-	free       []int32
-	head, tail int32 // most and least recently used, -1 when empty
+	idle   time.Duration
+	states *lru.Cache[uint64, State]
 
 	evictedCapacity, evictedIdle uint64
 }
@@ -124,14 +120,14 @@ type Table struct {
 // New returns a table of at most max streams that forgets a stream idle for
 // longer than idle.
 func New(maxStreams int, idle time.Duration) *Table {
-	return &Table{max: maxStreams, idle: idle.Nanoseconds(), byHash: map[uint64]int32{}, head: -1, tail: -1}
+	return &Table{idle: idle, states: lru.New[uint64, State](maxStreams)}
 }
 
 // Len returns the number of streams remembered.
 func (t *Table) Len() int {
 	t.Lock()
 	defer t.Unlock()
-	return len(t.byHash)
+	return t.states.Len()
 }
 
 // Evictions returns the streams forgotten so far, for lack of room and for
@@ -139,83 +135,23 @@ func (t *Table) Len() int {
 func (t *Table) Evictions() (capacity, idle uint64) {
 	t.Lock()
 	defer t.Unlock()
+	t.evictedCapacity += t.states.TakeEvictions()
 	return t.evictedCapacity, t.evictedIdle
 }
 
 // Get returns the state of a stream, creating an empty one when it is not
 // remembered, and marks it used at now. Streams idle at now are forgotten
-// first.
+// first; a forgotten stream's memory goes with it.
 func (t *Table) Get(hash uint64, now time.Time) *State {
-	ns := now.UnixNano()
-	t.expire(ns)
-	if i, ok := t.byHash[hash]; ok {
-		t.unlink(i)
-		t.pushFront(i)
-		st := &t.slots[i]
-		st.lastSeen = ns
-		return st
-	}
-	if len(t.byHash) >= t.max {
-		t.evict(t.tail)
-		t.evictedCapacity++
-	}
-	var i int32
-	if n := len(t.free); n > 0 {
-		i = t.free[n-1]
-		t.free = t.free[:n-1]
-	} else {
-		t.slots = append(t.slots, State{})
-		i = int32(len(t.slots) - 1)
-	}
-	t.slots[i] = State{hash: hash, lastSeen: ns}
-	t.byHash[hash] = i
-	t.pushFront(i)
-	return &t.slots[i]
-}
-
-func (t *Table) expire(now int64) {
-	for t.tail >= 0 && now-t.slots[t.tail].lastSeen > t.idle {
-		t.evict(t.tail)
+	for {
+		_, st, ok := t.states.Oldest()
+		if !ok || now.Sub(st.lastSeen) <= t.idle {
+			break
+		}
+		t.states.RemoveOldest()
 		t.evictedIdle++
 	}
-}
-
-// evict forgets slot i and drops its memory: a slot waiting for reuse keeps
-// no bucket or group arrays alive.
-func (t *Table) evict(i int32) {
-	t.unlink(i)
-	delete(t.byHash, t.slots[i].hash)
-	t.slots[i] = State{}
-	t.free = append(t.free, i)
-	if len(t.byHash) == 0 {
-		t.slots, t.free = nil, nil
-		t.head, t.tail = -1, -1
-	}
-}
-
-func (t *Table) unlink(i int32) {
-	s := &t.slots[i]
-	if s.newer >= 0 {
-		t.slots[s.newer].older = s.older
-	} else if t.head == i {
-		t.head = s.older
-	}
-	if s.older >= 0 {
-		t.slots[s.older].newer = s.newer
-	} else if t.tail == i {
-		t.tail = s.newer
-	}
-	s.newer, s.older = -1, -1
-}
-
-func (t *Table) pushFront(i int32) {
-	s := &t.slots[i]
-	s.newer, s.older = -1, t.head
-	if t.head >= 0 {
-		t.slots[t.head].newer = i
-	}
-	t.head = i
-	if t.tail < 0 {
-		t.tail = i
-	}
+	st, _ := t.states.GetOrAdd(hash)
+	st.lastSeen = now
+	return st
 }
