@@ -76,7 +76,9 @@ func (bt *batch) metric(res pcommon.Map, scopeHash uint64, m pmetric.Metric) {
 		h := m.ExponentialHistogram()
 		mw.cumulative = h.AggregationTemporality() == pmetric.AggregationTemporalityCumulative
 		merged = enrichPoints(bt, &mw, h.DataPoints(),
-			func() merge.Result { return merge.ExponentialHistograms(bt.mp.hasher, h.DataPoints(), keys) },
+			func() merge.Result {
+				return merge.ExponentialHistograms(bt.mp.hasher, h.DataPoints(), keys, bt.mp.core.cfg.Streams.MaxBuckets)
+			},
 			bt.view.exponential)
 	}
 	bt.st.merged += uint64(merged.Merged)

@@ -61,11 +61,17 @@ func Histograms(h identity.Hasher, dps pmetric.HistogramDataPointSlice, keys Key
 }
 
 // ExponentialHistograms merges exponential points, downscaling to the
-// smaller scale where scales differ.
-func ExponentialHistograms(h identity.Hasher, dps pmetric.ExponentialHistogramDataPointSlice, keys Keys) Result {
+// smaller scale where scales differ. Two points fold only while their
+// buckets together, at the smaller scale, number at most maxBuckets (and
+// their indexes fit int32): every point folded into a stream's first then
+// lies within maxBuckets of it, so a merged point has at most twice that
+// many, whatever offsets a sender chose.
+func ExponentialHistograms(h identity.Hasher, dps pmetric.ExponentialHistogramDataPointSlice, keys Keys, maxBuckets int) Result {
 	return mergePoints(h, keys, dps, kind[pmetric.ExponentialHistogramDataPoint]{
-		compatible: func(a, b pmetric.ExponentialHistogramDataPoint) bool { return a.ZeroThreshold() == b.ZeroThreshold() },
-		fold:       foldExponential,
+		compatible: func(a, b pmetric.ExponentialHistogramDataPoint) bool {
+			return a.ZeroThreshold() == b.ZeroThreshold() && foldedBuckets(a, b) <= int64(maxBuckets)
+		},
+		fold: foldExponential,
 		layout: func(dp pmetric.ExponentialHistogramDataPoint) buckets.Layout {
 			return buckets.ExponentialOf(dp)
 		},
@@ -264,6 +270,32 @@ func foldExponential(into, from pmetric.ExponentialHistogramDataPoint) {
 	addBuckets(into.Positive(), from.Positive(), from.Scale()-scale)
 	addBuckets(into.Negative(), from.Negative(), from.Scale()-scale)
 	from.Exemplars().MoveAndAppendTo(into.Exemplars())
+}
+
+// foldedBuckets is how many buckets a and b fold into (both ranges at the
+// smaller scale and the zero bucket), or MaxInt64 when an index overflows.
+func foldedBuckets(a, b pmetric.ExponentialHistogramDataPoint) int64 {
+	scale := min(a.Scale(), b.Scale())
+	shifts := [2]int32{a.Scale() - scale, b.Scale() - scale}
+	n := int64(1)
+	for _, r := range [2][2]pmetric.ExponentialHistogramDataPointBuckets{{a.Positive(), b.Positive()}, {a.Negative(), b.Negative()}} {
+		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+		for i, bs := range r {
+			shift := shifts[i]
+			if bs.BucketCounts().Len() == 0 {
+				continue
+			}
+			first, last := int64(bs.Offset()), int64(bs.Offset())+int64(bs.BucketCounts().Len())-1
+			if last > math.MaxInt32 {
+				return math.MaxInt64
+			}
+			lo, hi = min(lo, first>>shift), max(hi, last>>shift)
+		}
+		if hi >= lo {
+			n += hi - lo + 1
+		}
+	}
+	return n
 }
 
 // downscale merges buckets in place for a scale shift bits lower.

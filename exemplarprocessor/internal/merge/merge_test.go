@@ -208,7 +208,7 @@ func TestNoIDsUntouched(t *testing.T) {
 	edps := pmetric.NewExponentialHistogramDataPointSlice()
 	edps.AppendEmpty().SetCount(1)
 	edps.AppendEmpty().SetCount(2)
-	assert.Equal(t, Result{}, ExponentialHistograms(identity.New(), edps, keys))
+	assert.Equal(t, Result{}, ExponentialHistograms(identity.New(), edps, keys, 321))
 	assert.Equal(t, 2, edps.Len())
 }
 
@@ -321,7 +321,7 @@ func TestExponentialDownscaled(t *testing.T) {
 	expo(t, ids("/", 1), 1, 0.01, b...)(dps.AppendEmpty())
 	expo(t, ids("/", 2), 2, 0.01, c...)(dps.AppendEmpty())
 
-	res := ExponentialHistograms(identity.New(), dps, keys)
+	res := ExponentialHistograms(identity.New(), dps, keys, 321)
 	assert.Equal(t, 2, res.Merged)
 	assert.Equal(t, [][]int{{0, 1, 2}}, res.Sources)
 	require.Equal(t, 1, dps.Len())
@@ -351,7 +351,7 @@ func TestExponentialExemplarsPerMergedBucket(t *testing.T) {
 	coarse.Exemplars().AppendEmpty().SetIntValue(3)
 	coarse.Exemplars().At(0).SetTimestamp(5)
 
-	ExponentialHistograms(identity.New(), dps, keys)
+	ExponentialHistograms(identity.New(), dps, keys, 321)
 	require.Equal(t, 1, dps.Len())
 	exs := dps.At(0).Exemplars()
 	require.Equal(t, 2, exs.Len())
@@ -364,7 +364,7 @@ func TestExponentialZeroThresholdsDiffer(t *testing.T) {
 	expo(t, ids("/", 0), 1, 0.01, 1, 2)(dps.AppendEmpty())
 	expo(t, ids("/", 1), 1, 0.1, 1, 2)(dps.AppendEmpty())
 	expo(t, ids("/", 2), 1, 0.01, 4)(dps.AppendEmpty())
-	res := ExponentialHistograms(identity.New(), dps, keys)
+	res := ExponentialHistograms(identity.New(), dps, keys, 321)
 	assert.Equal(t, 1, res.Merged)
 	assert.Equal(t, 1, res.BoundsDiffer)
 	assert.Equal(t, [][]int{{0, 2}, {1}}, res.Sources)
@@ -372,4 +372,28 @@ func TestExponentialZeroThresholdsDiffer(t *testing.T) {
 	assert.Equal(t, ids("/", 1), dps.At(1).Attributes().AsRaw(), "left as it came")
 	assert.Equal(t, 0.1, dps.At(1).ZeroThreshold())
 	assert.Equal(t, uint64(3), dps.At(0).Count())
+}
+
+// Points whose buckets together pass maxBuckets, or whose indexes overflow,
+// are not folded: a sender choosing offsets at both ends of int32 would
+// otherwise make one merge allocate billions of buckets.
+func TestExponentialFarApartNotFolded(t *testing.T) {
+	dps := pmetric.NewExponentialHistogramDataPointSlice()
+	near := func(offset int32) {
+		dp := dps.AppendEmpty()
+		expo(t, ids("/", dps.Len()), 20, 0, 1)(dp)
+		dp.Positive().SetOffset(offset)
+		dp.Positive().BucketCounts().FromRaw([]uint64{1, 1})
+	}
+	near(math.MinInt32)
+	near(math.MaxInt32 - 1) // its last index is MaxInt32: fits
+	near(math.MaxInt32)     // its last index passes MaxInt32
+	near(math.MinInt32 + 100)
+	res := ExponentialHistograms(identity.New(), dps, keys, 321)
+	assert.Equal(t, 1, res.Merged, "only the point within 321 buckets of the first")
+	assert.Equal(t, 2, res.BoundsDiffer)
+	require.Equal(t, 3, dps.Len())
+	folded := dps.At(0).Positive()
+	assert.Equal(t, int32(math.MinInt32), folded.Offset())
+	assert.Equal(t, 102, folded.BucketCounts().Len(), "from the first index to the fourth point's last")
 }
