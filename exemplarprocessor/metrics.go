@@ -135,6 +135,7 @@ type metricStats struct {
 	notEnriched              [numNotEnriched]uint64
 	exact, matched, unfilled uint64
 	dangling                 enrich.DanglingCounts
+	traceless                enrich.TracelessCounts
 	exactJoin                [numExactOutcomes]uint64
 	merged, boundsDiffer     uint64
 }
@@ -147,6 +148,8 @@ func (st *metricStats) add(res *enrich.Result) {
 	st.dangling.Kept += res.Dangling.Kept
 	st.dangling.Dropped += res.Dangling.Dropped
 	st.dangling.Replaced += res.Dangling.Replaced
+	st.traceless.Replaced += res.Traceless.Replaced
+	st.traceless.Kept += res.Traceless.Kept
 	st.exactJoin[exactValueUnknown] += uint64(res.ExactValueUnknown)
 	if r, ok := notEnrichedOf(res.Reason); ok {
 		st.notEnriched[r]++
@@ -164,6 +167,8 @@ func (mp *metricsProcessor) record(ctx context.Context, st *metricStats) {
 	addCount(ctx, tb.ProcessorExemplarExemplarsDangling, uint64(st.dangling.Kept), danglingKept)
 	addCount(ctx, tb.ProcessorExemplarExemplarsDangling, uint64(st.dangling.Dropped), danglingDropped)
 	addCount(ctx, tb.ProcessorExemplarExemplarsDangling, uint64(st.dangling.Replaced), danglingReplaced)
+	addCount(ctx, tb.ProcessorExemplarExemplarsTraceless, uint64(st.traceless.Replaced), tracelessReplaced)
+	addCount(ctx, tb.ProcessorExemplarExemplarsTraceless, uint64(st.traceless.Kept), tracelessKept)
 	for o, n := range st.exactJoin {
 		addCount(ctx, tb.ProcessorExemplarExactJoin, n, exactOutcomeOpts[o])
 	}

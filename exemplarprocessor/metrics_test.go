@@ -311,6 +311,35 @@ func TestGoldenMetrics(t *testing.T) {
 			},
 		},
 		{
+			// An SDK with the always_on exemplar filter recording after the
+			// span ended (Python >= 1.28, Go) sends exemplars with a value
+			// and no trace context; the Prometheus exporter drops them, so
+			// the bucket would show none. It is filled like an empty one,
+			// the traceless exemplar giving way; where no span is found it
+			// stays.
+			name: "traceless_exemplar_replaced",
+			steps: []step{
+				{at: at(8 * time.Second), traces: tr(fast, mid)},
+				{at: at(11 * time.Second), metrics: func() pmetric.Metrics {
+					md := metricsOf(serverHist("shop", t0, at(10*time.Second), []uint64{1, 0, 0, 1, 0, 0, 1, 0, 0}))
+					addTracelessExemplar(md, at(9*time.Second), 0.0031) // bucket 0: fast fills it
+					addTracelessExemplar(md, at(9*time.Second), 0.0299) // bucket 3: mid fills it
+					addTracelessExemplar(md, at(9*time.Second), 0.2)    // bucket 6: no span
+					return md
+				}},
+			},
+			check: func(t *testing.T, h *harness, outs []any) {
+				exs := exemplarsOf(outs[1].(pmetric.Metrics))
+				require.Equal(t, 3, exs.Len())
+				assert.True(t, exs.At(0).TraceID().IsEmpty(), "the bucket without a span keeps its traceless exemplar")
+				assert.InDelta(t, 0.2, exs.At(0).DoubleValue(), 1e-12)
+				assert.Equal(t, [][]uint64{{0, 1, 2}}, exemplarIDs(outs[1].(pmetric.Metrics)), "the spans' exemplars took the other two buckets")
+				assert.Equal(t, int64(2), counter(h, "otelcol_processor_exemplar_exemplars_traceless", "outcome", "replaced"))
+				assert.Equal(t, int64(1), counter(h, "otelcol_processor_exemplar_exemplars_traceless", "outcome", "kept"))
+				assert.Equal(t, int64(1), counter(h, "otelcol_processor_exemplar_buckets_unfilled"))
+			},
+		},
+		{
 			name: "no_match",
 			steps: []step{
 				{at: at(8 * time.Second), traces: tr(

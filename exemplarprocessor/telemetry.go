@@ -36,6 +36,9 @@ var (
 	danglingDropped  = outcomeOpt("dropped")
 	danglingReplaced = outcomeOpt("replaced")
 
+	tracelessReplaced = outcomeOpt("replaced")
+	tracelessKept     = outcomeOpt("kept")
+
 	mergeMerged       = outcomeOpt("merged")
 	mergeBoundsDiffer = outcomeOpt("bounds_differ")
 )

@@ -75,9 +75,10 @@ func (e *Enricher) Enrich(in *Input) Result {
 	m := e.matching(c, len(pl.target))
 	m.assign(pl.target)
 
-	kept := e.s.x.settle(p, &pl, m.best, &res)
+	e.s.x.settle(p, &pl, m.best, &res)
 	e.s.a.r, e.s.a.params = e.r, params
-	attached := e.s.a.attach(p, m.best, kept, &res)
+	attached := e.s.a.attach(p, m.best, e.s.x.kept, &res)
+	e.s.x.remove(p, m.best, &res)
 
 	seenFrom := prev.SeenFrom
 	if p.Cumulative && !pl.w.continuing {

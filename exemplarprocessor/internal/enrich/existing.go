@@ -19,14 +19,23 @@ import (
 // does not: keep leaves it, drop removes it (its bucket may then be filled
 // like any empty one), replace removes it only when a matching span takes
 // its place (settle).
+//
+// An exemplar without a trace or span ID (an SDK's always_on filter
+// recording outside a span) links to nothing, and the Prometheus exporter
+// drops it: it does not fill its bucket. It is removed when a span's
+// exemplar takes its bucket, and kept otherwise.
 
 // existing is what the point's own exemplars decided.
 type existing struct {
-	removals []int            // exemplar indexes to remove
-	pending  []pendingReplace // dangling ones that go only if replaced
+	removals  []int            // exemplar indexes to remove
+	pending   []pendingReplace // dangling ones that go only if replaced
+	traceless []pendingReplace // without trace context: go if replaced
+	// kept is how many exemplars with trace context stay.
+	kept int
 }
 
-// pendingReplace is a dangling exemplar that goes only if a span replaces it.
+// pendingReplace is an existing exemplar that goes only if a span replaces
+// it.
 type pendingReplace struct {
 	index, bucket int
 	ts            uint64
@@ -35,11 +44,15 @@ type pendingReplace struct {
 // read marks the buckets the point's own exemplars fill in pl and applies
 // the dangling policy.
 func (x *existing) read(p *Point, pl *plan, params *Params, d danglingCheck, res *Result) {
-	x.removals, x.pending = x.removals[:0], x.pending[:0]
+	x.removals, x.pending, x.traceless = x.removals[:0], x.pending[:0], x.traceless[:0]
 	exs := p.Exemplars
 	for i := 0; i < exs.Len(); i++ {
 		ex := exs.At(i)
 		b := p.Layout.Of(buckets.ExemplarValue(ex))
+		if ex.TraceID().IsEmpty() || ex.SpanID().IsEmpty() {
+			x.traceless = append(x.traceless, pendingReplace{index: i, bucket: b})
+			continue
+		}
 		if d.dangling(ex, params) {
 			switch {
 			case params.Dangling == DanglingDrop:
@@ -68,10 +81,10 @@ func (pl *plan) fill(b int, ts uint64) {
 	}
 }
 
-// settle replaces the dangling exemplars a span was found for (best),
-// keeps the others, removes what goes and returns how many existing
-// exemplars stay.
-func (x *existing) settle(p *Point, pl *plan, best []candidate, res *Result) int {
+// settle replaces the dangling exemplars a span was found for (best) and
+// keeps the others. kept is then the number of existing exemplars with
+// trace context that stay.
+func (x *existing) settle(p *Point, pl *plan, best []candidate, res *Result) {
 	for _, pr := range x.pending {
 		if best[pr.bucket].ok {
 			res.Dangling.Replaced++
@@ -81,13 +94,26 @@ func (x *existing) settle(p *Point, pl *plan, best []candidate, res *Result) int
 		res.Dangling.Kept++
 		pl.fill(pr.bucket, pr.ts)
 	}
-	exs := p.Exemplars
+	x.kept = p.Exemplars.Len() - len(x.removals) - len(x.traceless)
+}
+
+// remove drops the exemplars that go, once the new ones are attached (a
+// capped bucket may have lost its span): traceless ones whose bucket got a
+// span's exemplar, dropped and replaced dangling ones.
+func (x *existing) remove(p *Point, best []candidate, res *Result) {
+	for _, tl := range x.traceless {
+		if tl.bucket >= 0 && best[tl.bucket].ok {
+			res.Traceless.Replaced++
+			x.removals = append(x.removals, tl.index)
+			continue
+		}
+		res.Traceless.Kept++
+	}
 	if len(x.removals) == 0 {
-		return exs.Len()
+		return
 	}
 	sort.Ints(x.removals)
-	exs.RemoveIf(pdataslice.AtIndexes[pmetric.Exemplar](x.removals))
-	return exs.Len()
+	p.Exemplars.RemoveIf(pdataslice.AtIndexes[pmetric.Exemplar](x.removals))
 }
 
 // danglingCheck tells whether an exemplar names a span the index should

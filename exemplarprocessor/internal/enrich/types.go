@@ -138,13 +138,22 @@ type DanglingCounts struct {
 	Kept, Dropped, Replaced int
 }
 
+// TracelessCounts counts existing exemplars without trace context.
+type TracelessCounts struct {
+	// Replaced: a span's exemplar took the bucket.
+	Replaced int
+	// Kept: no span was found for the bucket (or it needed none).
+	Kept int
+}
+
 // Result reports what Enrich did.
 type Result struct {
 	Matched, Exact int
 	Unfilled       int
 	// Reason is set when no exemplar was attached.
-	Reason   Reason
-	Dangling DanglingCounts
+	Reason    Reason
+	Dangling  DanglingCounts
+	Traceless TracelessCounts
 	// ExactValueUnknown counts exact spans whose value could not be placed.
 	ExactValueUnknown int
 }

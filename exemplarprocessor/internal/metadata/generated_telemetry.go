@@ -34,6 +34,7 @@ type TelemetryBuilder struct {
 	ProcessorExemplarExactJoin             metric.Int64Counter
 	ProcessorExemplarExemplarsAttached     metric.Int64Counter
 	ProcessorExemplarExemplarsDangling     metric.Int64Counter
+	ProcessorExemplarExemplarsTraceless    metric.Int64Counter
 	ProcessorExemplarHoldDatapoints        metric.Int64ObservableGauge
 	ProcessorExemplarHoldReleaseErrors     metric.Int64Counter
 	ProcessorExemplarIndexEvictions        metric.Int64ObservableCounter
@@ -174,7 +175,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorExemplarDatapointsNotEnriched, err = builder.meter.Int64Counter(
 		"otelcol_processor_exemplar_datapoints_not_enriched",
-		metric.WithDescription("Number of data points that left the processor without a new exemplar, by reason (no_rule, unit, invalid_point, no_span, unchanged, out_of_order, complete). [Development]"),
+		metric.WithDescription("Number of data points that left the processor without a new exemplar, by reason (no_rule, unit, invalid_point, too_many_buckets, no_span, no_service_spans, unchanged, out_of_order, complete). [Development]"),
 		metric.WithUnit("{datapoint}"),
 	)
 	errs = errors.Join(errs, err)
@@ -193,6 +194,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorExemplarExemplarsDangling, err = builder.meter.Int64Counter(
 		"otelcol_processor_exemplar_exemplars_dangling",
 		metric.WithDescription("Number of existing exemplars whose span was not seen within the TTL, by outcome (kept, dropped, replaced). [Development]"),
+		metric.WithUnit("{exemplar}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorExemplarExemplarsTraceless, err = builder.meter.Int64Counter(
+		"otelcol_processor_exemplar_exemplars_traceless",
+		metric.WithDescription("Existing exemplars without a trace or span ID (an SDK's always_on exemplar filter recording outside a span), by outcome: replaced (a span's exemplar took the bucket) or kept (no span found, or the bucket needed none). [Development]"),
 		metric.WithUnit("{exemplar}"),
 	)
 	errs = errors.Join(errs, err)

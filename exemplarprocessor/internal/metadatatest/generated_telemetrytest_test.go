@@ -46,6 +46,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorExemplarExactJoin.Add(context.Background(), 1)
 	tb.ProcessorExemplarExemplarsAttached.Add(context.Background(), 1)
 	tb.ProcessorExemplarExemplarsDangling.Add(context.Background(), 1)
+	tb.ProcessorExemplarExemplarsTraceless.Add(context.Background(), 1)
 	tb.ProcessorExemplarHoldReleaseErrors.Add(context.Background(), 1)
 	tb.ProcessorExemplarSpansDropped.Add(context.Background(), 1)
 	tb.ProcessorExemplarSpansDuplicate.Add(context.Background(), 1)
@@ -67,6 +68,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorExemplarExemplarsDangling(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorExemplarExemplarsTraceless(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorExemplarHoldDatapoints(t, testTel,
