@@ -177,6 +177,7 @@ func (mp *metricsProcessor) holdable(md pmetric.Metrics) bool {
 	for i := 0; i < rms.Len(); i++ {
 		sms := rms.At(i).ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
+			scope := sms.At(j).Scope().Name()
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
 				m := ms.At(k)
@@ -192,7 +193,7 @@ func (mp *metricsProcessor) holdable(md pmetric.Metrics) bool {
 				if t != pmetric.AggregationTemporalityDelta {
 					continue
 				}
-				if _, ok := mp.core.rules.Lookup(m.Name()); ok {
+				if _, ok := mp.core.rules.Lookup(scope, m.Name()); ok {
 					return true
 				}
 			}
@@ -355,13 +356,13 @@ func (mp *metricsProcessor) enrichMetrics(md pmetric.Metrics, st *metricStats) {
 			scopeHash := identity.Combine(resHash, identity.Combine(mp.hasher.String(sm.Scope().Name()), mp.hasher.String(sm.Scope().Version())))
 			ms := sm.Metrics()
 			for k := 0; k < ms.Len(); k++ {
-				bt.metric(res, scopeHash, ms.At(k))
+				bt.metric(res, sm.Scope().Name(), scopeHash, ms.At(k))
 			}
 		}
 	}
 }
 
-func (bt *batch) metric(res pcommon.Map, scopeHash uint64, m pmetric.Metric) {
+func (bt *batch) metric(res pcommon.Map, scope string, scopeHash uint64, m pmetric.Metric) {
 	var n int
 	switch m.Type() {
 	case pmetric.MetricTypeHistogram:
@@ -375,7 +376,7 @@ func (bt *batch) metric(res pcommon.Map, scopeHash uint64, m pmetric.Metric) {
 	if n == 0 {
 		return
 	}
-	rule, _ := bt.mp.core.rules.Lookup(m.Name())
+	rule, _ := bt.mp.core.rules.Lookup(scope, m.Name())
 	params, ok := bt.mp.params.get(rule, m.Unit())
 	if !ok {
 		bt.st.notEnrichedBy(reasonUnit, uint64(n))
