@@ -97,6 +97,7 @@ func conventions() []convention {
 	return []convention{
 		{name: "http.request.method", aliases: []string{"http.method"}},
 		{name: "http.response.status_code", aliases: []string{"http.status_code"}},
+		{name: "error.type"},
 		{name: attrRoute, derive: []source{{part: partRouteFromName}}},
 		{
 			name: "url.scheme", aliases: []string{"http.scheme"},

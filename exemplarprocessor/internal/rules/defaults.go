@@ -19,13 +19,15 @@ type defaultRule struct {
 // histograms, old (milliseconds) and stable (seconds). Units come from the
 // metric itself; the unit column in the README is what instrumentations send.
 func defaultRules() []defaultRule {
-	httpServer := []string{"http.request.method", "http.response.status_code", attrRoute}
+	// error.type tells a failed request without a status (a timeout, a
+	// reset connection) from any other request of the same method.
+	httpServer := []string{"http.request.method", "http.response.status_code", "error.type", attrRoute}
 	// Python's old server metrics carry the route template in http.target
 	// (Flask, Django, FastAPI), its spans in http.route (their own
 	// http.target is the raw path); see instrumentations for the scopes
 	// whose http.target is a path.
 	serverQuirks := map[string]string{attrTarget: attrRoute}
-	httpClient := []string{"http.request.method", "http.response.status_code", "server.address", "server.port"}
+	httpClient := []string{"http.request.method", "http.response.status_code", "error.type", "server.address", "server.port"}
 	rpc := []string{"rpc.system.name", "rpc.service", "rpc.method", "rpc.response.status_code"}
 	db := []string{"db.system.name", "db.operation.name", "db.collection.name", "server.address", "server.port"}
 	return []defaultRule{

@@ -58,10 +58,15 @@ func TestDefaultRulesJoinPerInstrumentation(t *testing.T) {
 		{"node old server", server, "GET", nodeOldServerSpan(), scopeNodeHTTP, "http.server.duration", nodeOldServerPoint(), true},
 		{"node old client", client, "POST", nodeOldClientSpan(), scopeNodeHTTP, "http.client.duration", nodeOldClientPoint(), true},
 		{"node old client: other peer", client, "POST", nodeOldClientSpan(), scopeNodeHTTP, "http.client.duration", with(nodeOldClientPoint(), map[string]any{"net.peer.name": "payments"}), false},
-		{"go server: route from the span name", server, "GET /items/{id}", goStableServerSpan(), scopeOtelHTTP, "http.server.request.duration", goStableServerPoint(), true},
-		{"go server: other route", server, "GET /items/{id}", goStableServerSpan(), scopeOtelHTTP, "http.server.request.duration", with(goStableServerPoint(), map[string]any{"http.route": "/orders/{id}"}), false},
-		{"go client", client, "GET", goStableClientSpan(), scopeOtelHTTP, "http.client.request.duration", goStableClientPoint(), true},
-		{"go client: default port omitted on both sides", client, "GET", with(goStableClientSpan(), map[string]any{"url.full": "https://shop.example/items/42", "server.address": "shop.example", "server.port": nil}), scopeOtelHTTP, "http.client.request.duration", with(goStableClientPoint(), map[string]any{"server.address": "shop.example", "server.port": nil}), true},
+		{"python stable server: other error", server, "POST /charge", pythonStableServerSpan(), scopeFlask, "http.server.request.duration", with(pythonStableServerPoint(), map[string]any{"error.type": "TimeoutError", "http.response.status_code": nil}), false},
+		{"node stable server", server, "POST", nodeStableServerSpan(), scopeNodeHTTP, "http.server.request.duration", nodeStableServerPoint(), true},
+		{"node stable server: a failed request without status is no 502", server, "POST", with(nodeStableServerSpan(), map[string]any{"error.type": nil, "http.response.status_code": int64(200)}), scopeNodeHTTP, "http.server.request.duration", with(nodeStableServerPoint(), map[string]any{"http.response.status_code": nil, "error.type": "ECONNRESET"}), false},
+		{"node stable client", client, "POST", nodeStableClientSpan(), scopeNodeHTTP, "http.client.request.duration", nodeStableClientPoint(), true},
+		{"go server: route from the span name", server, "POST /charge", goStableServerSpan(), scopeOtelHTTP, "http.server.request.duration", goStableServerPoint(), true},
+		{"go server: other route", server, "POST /charge", goStableServerSpan(), scopeOtelHTTP, "http.server.request.duration", with(goStableServerPoint(), map[string]any{"http.route": "/refund"}), false},
+		{"go server: no route anywhere on the span", server, "POST", goStableServerSpan(), scopeOtelHTTP, "http.server.request.duration", goStableServerPoint(), false},
+		{"go client: error.type on the span only", client, "HTTP POST", goStableClientSpan(), scopeOtelHTTP, "http.client.request.duration", goStableClientPoint(), true},
+		{"go client: default port omitted on both sides", client, "HTTP POST", with(goStableClientSpan(), map[string]any{"url.full": "https://shop.example/items/42", "server.address": "shop.example", "server.port": nil}), scopeOtelHTTP, "http.client.request.duration", with(goStableClientPoint(), map[string]any{"server.address": "shop.example", "server.port": nil}), true},
 	})
 }
 
