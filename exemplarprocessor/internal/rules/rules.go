@@ -145,8 +145,8 @@ func Compile(specs []Spec, useDefaults bool, resourceKeys, filtered []string) (*
 	s.instByScope = map[string]int{}
 	s.variants = make([][]Rule, len(s.insts))
 	for i := range s.insts {
-		if !s.insts[i].prefix {
-			s.instByScope[s.insts[i].name] = i
+		if i > 0 {
+			s.instByScope[s.insts[i].scope] = i
 		}
 		s.variants[i] = s.forInstrumentation(base, &s.insts[i])
 	}
