@@ -22,8 +22,10 @@ type convention struct {
 	// form says how values compare beyond their decimal string.
 	form valueForm
 	// derive lists, in order, where a span that carries none of the names
-	// takes the value from. Points never derive: a point attribute the rule
-	// maps but the point lacks does not constrain the join.
+	// takes the value from. Points derive only a port, from a host:port
+	// value of an address attribute the rule maps; otherwise a point
+	// attribute the rule maps but the point lacks does not constrain the
+	// join. docs/semantic-conventions.md tabulates all of it.
 	derive []source
 }
 

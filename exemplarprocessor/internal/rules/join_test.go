@@ -212,3 +212,20 @@ func TestDefaultRulesMapEveryAlias(t *testing.T) {
 	}
 	assert.Greater(t, checked, 50)
 }
+
+// TestSchemeFromURL: a rule that maps the scheme joins a span that has it
+// only in its URL.
+func TestSchemeFromURL(t *testing.T) {
+	set, err := Compile([]Spec{{
+		Metric: "http.client.duration", SpanKind: "client",
+		Attributes: map[string]string{"http.method": "http.request.method", "http.scheme": "url.scheme", "net.peer.name": "server.address"},
+	}}, false, []string{"service.name"}, nil)
+	require.NoError(t, err)
+	client, cm := ptrace.SpanKindClient, "http.client.duration"
+	runJoinCases(t, set, []instrumentationCase{
+		{"python old client", client, "POST", pythonOldClientSpan(), scopeRequests, cm, pythonOldClientPoint(), true},
+		{"other scheme", client, "POST", pythonOldClientSpan(), scopeRequests, cm, with(pythonOldClientPoint(), map[string]any{"http.scheme": "https"}), false},
+		{"upper-case scheme in the URL", client, "POST", with(pythonOldClientSpan(), map[string]any{"http.url": "HTTP://127.0.0.1:25101/charge"}), scopeRequests, cm, pythonOldClientPoint(), true},
+		{"own url.scheme beats the URL", client, "POST", with(pythonOldClientSpan(), map[string]any{"url.scheme": "https"}), scopeRequests, cm, pythonOldClientPoint(), false},
+	})
+}

@@ -116,3 +116,24 @@ func TestLookupPerScope(t *testing.T) {
 	_, ok = set.Lookup(scopeFlask, "process.cpu.time")
 	assert.False(t, ok)
 }
+
+// TestTimingDocumentedExample is the example of docs/semantic-conventions.md:
+// bucket (5, 10] ms, tolerance 2 ms.
+func TestTimingDocumentedExample(t *testing.T) {
+	set, err := Compile(nil, true, []string{"service.name"}, nil)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		scope, metric string
+		below, above  bool
+	}{
+		{scopeOtelHTTP, "http.server.request.duration", false, true},
+		{scopeNodeHTTP, "http.server.request.duration", true, false},
+		{"", "http.server.request.duration", true, true},
+	} {
+		r, ok := set.Lookup(tc.scope, tc.metric)
+		require.True(t, ok)
+		timing := r.Timing("s", 2*ms)
+		assert.Equal(t, tc.below, timing.Admits(4700*time.Microsecond, 0.005, 0.010, 1e9), "%q 4.7 ms", tc.scope)
+		assert.Equal(t, tc.above, timing.Admits(10100*time.Microsecond, 0.005, 0.010, 1e9), "%q 10.1 ms", tc.scope)
+	}
+}
