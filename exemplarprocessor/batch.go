@@ -48,7 +48,9 @@ type metricWork struct {
 	cumulative bool
 }
 
-func (bt *batch) metric(res pcommon.Map, scopeHash uint64, m pmetric.Metric) {
+// metric enriches the points of m, a metric of the instrumentation scope
+// named scope.
+func (bt *batch) metric(res pcommon.Map, scope string, scopeHash uint64, m pmetric.Metric) {
 	n := histogramPoints(m)
 	if n < 0 {
 		bt.st.notEnriched[notEnrichedNoRule] += uint64(dataPointCount(m))
@@ -57,7 +59,7 @@ func (bt *batch) metric(res pcommon.Map, scopeHash uint64, m pmetric.Metric) {
 	if n == 0 {
 		return
 	}
-	rule, _ := bt.mp.core.rules.Lookup(m.Name())
+	rule, _ := bt.mp.core.rules.Lookup(scope, m.Name())
 	params, ok := bt.mp.params.get(rule, m.Unit())
 	if !ok {
 		bt.st.notEnriched[notEnrichedUnit] += uint64(n)

@@ -77,10 +77,10 @@ func (h *holdStage) holdable(md pmetric.Metrics) bool {
 	for i := 0; i < rms.Len(); i++ {
 		sms := rms.At(i).ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
-			ms := sms.At(j).Metrics()
+			scope, ms := sms.At(j).Scope().Name(), sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
 				if isDeltaHistogram(ms.At(k)) {
-					if _, ok := h.mp.core.rules.Lookup(ms.At(k).Name()); ok {
+					if _, ok := h.mp.core.rules.Lookup(scope, ms.At(k).Name()); ok {
 						return true
 					}
 				}

@@ -124,7 +124,7 @@ func (mp *metricsProcessor) enrichMetrics(md pmetric.Metrics, st *metricStats) {
 			scopeHash := identity.Combine(resHash, identity.Combine(mp.hasher.String(sm.Scope().Name()), mp.hasher.String(sm.Scope().Version())))
 			ms := sm.Metrics()
 			for k := 0; k < ms.Len(); k++ {
-				bt.metric(res, scopeHash, ms.At(k))
+				bt.metric(res, sm.Scope().Name(), scopeHash, ms.At(k))
 			}
 		}
 	}
