@@ -393,6 +393,7 @@ func (cfg *Config) params(rule *rules.Rule, unit string) (*enrich.Params, bool) 
 	p.UnitNanos = nanos
 	p.Tolerance = float64(cfg.Exemplars.DurationTolerance.Nanoseconds()) / nanos
 	p.ToleranceTime = cfg.Exemplars.DurationTolerance
+	p.Timing = rule.Timing(u, cfg.Exemplars.DurationTolerance)
 	return p, true
 }
 

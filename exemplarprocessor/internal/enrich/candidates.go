@@ -18,6 +18,9 @@ type candidate struct {
 	ts    uint64 // exemplar timestamp: the span's end, or the point's time when clamped
 	ok    bool
 	rank  rank
+	// dist is how far a stand-in's span lies outside the bucket (metric's
+	// unit): the nearer, the likelier it is the request the bucket counted.
+	dist float64
 }
 
 // rank orders candidates for one bucket; a higher rank wins, then a later end.
@@ -25,8 +28,10 @@ type rank uint8
 
 const (
 	rankNone rank = iota
-	// rankNearLate and rankNearFresh: duration within the tolerance of the
-	// bucket, value clamped; late means it ended before the previous point.
+	// rankNearLate and rankNearFresh: from outside the bucket. Fresh: a
+	// stand-in (value clamped into the bucket) or a span that ended just
+	// after the point (timestamp clamped); late: a late span that ended just
+	// after the point its bucket is owed for.
 	rankNearLate
 	rankNearFresh
 	// rankLate: ended before the previous point, arrived after it.
@@ -41,9 +46,17 @@ const (
 // rank r inside it.
 func nearOf(r rank) rank { return r - (rankLate - rankNearLate) }
 
-// better orders candidates of one bucket.
+// better orders candidates of one bucket: by rank; among those from
+// outside the bucket the nearest; then the later end.
 func (c *candidate) better(o *candidate) bool {
-	return c.rank > o.rank || (c.rank == o.rank && c.ref.End > o.ref.End)
+	switch {
+	case c.rank != o.rank:
+		return c.rank > o.rank
+	case c.rank <= rankNearFresh && c.dist != o.dist:
+		return c.dist < o.dist
+	default:
+		return c.ref.End > o.ref.End
+	}
 }
 
 // candidates holds every target bucket's candidate list, best first.

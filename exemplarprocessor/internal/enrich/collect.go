@@ -29,10 +29,6 @@ const (
 	// peekWalk is the first, shallow pass over every class of a bucket: the
 	// list heads keep copies of their newest spans, so it reads no record.
 	peekWalk = spanindex.Peek
-	// maxCount bounds the spans read to tell whether a cumulative stream's
-	// first point was seen whole: past it the answer is not worth the
-	// cache misses, and the point is treated as not seen whole.
-	maxCount = 4096
 	// maxReads is the budget of spans one point may read in all its walks,
 	// so its cost does not grow with the spans that match it: under a
 	// millisecond at a cache miss per span. A 30-bucket point usually reads
@@ -87,19 +83,18 @@ type collector struct {
 	groups []spanindex.GroupID
 	cs     *candidates
 	buf    *walkBuffers
-	// whole: seenWhole's answer, once known (0 unknown, 1 no, 2 yes).
-	whole uint8
+	// surpluses: surplus' answers per bucket (0 unknown, 1 no, 2 yes);
+	// nil until asked.
+	surpluses []uint8
 	// reads counts the spans read against maxReads.
 	reads int
 }
 
 // walkBuffers is the collector's reusable scratch.
 type walkBuffers struct {
-	fines []uint8
-	// countFines is countInWindow's, apart from fines: it may run while a
-	// walk over fines is under way.
-	countFines []uint8
-	newest     []spanindex.Recent
+	fines     []uint8
+	newest    []spanindex.Recent
+	surpluses []uint8
 }
 
 // collectAll gathers candidates for every target bucket without a fresh
@@ -142,8 +137,15 @@ func (c *collector) fillBucket(b int, d depth) {
 		return // durations are never negative
 	}
 	fLo, fHi := fineRange(lo, hi, params.UnitNanos)
-	nLo, nHi := fineRange(lo-params.Tolerance, hi+params.Tolerance, params.UnitNanos)
+	// Spans from outside the bucket: those that ended just after the point
+	// lie inside it; stand-ins as far as the instrumentation's timing reaches.
 	tolerant := params.Tolerance > 0
+	nLo, nHi := fLo, fHi
+	if tolerant && params.Timing != nil {
+		sLo, sHi := params.Timing.SpanRange(lo, hi, params.UnitNanos)
+		nLo, nHi = fineRange(sLo, sHi, params.UnitNanos)
+		nLo, nHi = min(nLo, fLo), max(nHi, fHi)
+	}
 	if d == complete {
 		c.walkClasses(fLo, fHi, walkSpec{want: b, limit: maxWalk, reach: inside, stop: collectAll})
 		if tolerant {
@@ -177,6 +179,8 @@ func (c *collector) walkClasses(lo, hi uint8, spec walkSpec) bool {
 	return false
 }
 
+// fineRange returns the duration classes of spans whose value in the unit
+// of unitNanos lies in [lo, hi].
 func fineRange(lo, hi, unitNanos float64) (uint8, uint8) {
 	fLo := uint8(0)
 	if l := lo * unitNanos; l > 0 {
@@ -234,7 +238,7 @@ func (c *collector) walk(g spanindex.GroupID, fine uint8, spec walkSpec) bool {
 func (c *collector) visit(ref *spanindex.Ref, spec walkSpec) bool {
 	v := c.spanValue(ref)
 	own := c.p.Layout.Of(v)
-	if own >= 0 && c.pl.target[own] {
+	if own >= 0 && c.pl.target[own] && c.admits(ref, own) {
 		if r := c.eligible(ref, own); r != rankNone {
 			c.cs.add(own, candidate{ref: *ref, value: v, ts: ref.End, ok: true, rank: r})
 			if spec.stop == stopAtFresh && own == spec.want && r == rankFresh {

@@ -11,8 +11,6 @@ type commitInput struct {
 	p    *Point
 	pl   *plan
 	best []candidate
-	// seenFrom is the stream's new SeenFrom (see collector.mayStandIn).
-	seenFrom uint64
 	// nextSeq is the span index's next sequence number now.
 	nextSeq uint64
 }
@@ -51,8 +49,7 @@ func commit(st *streams.State, in commitInput, out []streams.Bucket) int {
 	st.Remember(streams.Previous{
 		Start: p.Start, Time: p.Time, Seq: in.nextSeq,
 		Count: p.Count, Sum: p.Sum,
-		SeenFrom: in.seenFrom,
-		Layout:   p.StreamLayout,
+		Layout: p.StreamLayout,
 	}, out)
 	return unfilled
 }

@@ -62,7 +62,6 @@ func (e *Enricher) Enrich(in *Input) Result {
 		res.Reason = reason
 		return res
 	}
-	prev, _, _ := in.Stream.Previous()
 	e.s.x.read(p, &pl, params, danglingCheck{r: e.r, now: e.now}, &res)
 
 	c := e.collector(p, &pl, in)
@@ -80,17 +79,8 @@ func (e *Enricher) Enrich(in *Input) Result {
 	attached := e.s.a.attach(p, m.best, e.s.x.kept, &res)
 	e.s.x.remove(p, m.best, &res)
 
-	seenFrom := prev.SeenFrom
-	if p.Cumulative && !pl.w.continuing {
-		// Requests counted before a first point the processor did not see
-		// whole are not its to stand in for, now or later.
-		seenFrom = p.Start
-		if in.Joined && !c.seenWhole() {
-			seenFrom = p.Time
-		}
-	}
 	e.s.out = resize(e.s.out, len(pl.target))
-	res.Unfilled = commit(in.Stream, commitInput{p: p, pl: &pl, best: m.best, seenFrom: seenFrom, nextSeq: e.r.NextSeq()}, e.s.out)
+	res.Unfilled = commit(in.Stream, commitInput{p: p, pl: &pl, best: m.best, nextSeq: e.r.NextSeq()}, e.s.out)
 	if attached == 0 {
 		res.Reason = noneAttached(res.Unfilled, pl.needed)
 	}

@@ -5,6 +5,7 @@ package enrich // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarp
 
 import (
 	"math"
+	"time"
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
 )
@@ -44,34 +45,115 @@ func (c *collector) eligible(ref *spanindex.Ref, b int) rank {
 	return rankLate
 }
 
-// near returns span ref as a candidate of bucket b from outside it: its
-// duration within the tolerance of b (value clamped into b), or its end
-// within the tolerance after the point (timestamp clamped to the point).
+// near returns span ref as a candidate of bucket b from outside it: a span
+// that ended just after the point (timestamp clamped to the point), or a
+// stand-in for a neighbouring bucket (value clamped into it).
 func (c *collector) near(ref *spanindex.Ref, v float64, own, b int) (candidate, bool) {
-	params := c.params
-	if params.Tolerance <= 0 || b < 0 || !c.pl.target[b] {
+	if c.params.Tolerance <= 0 || b < 0 || !c.pl.target[b] {
 		return candidate{}, false
 	}
-	val := v
 	if b != own {
-		if !c.mayStandIn(ref) {
-			return candidate{}, false
-		}
-		clamped, ok := clampInto(c.p.Layout, b, v)
-		if !ok || math.Abs(clamped-v) > params.Tolerance {
-			return candidate{}, false
-		}
-		val = clamped
+		return c.standIn(ref, v, own, b)
 	}
-	ts, r := ref.End, c.eligible(ref, b)
-	if r == rankNone {
-		if ts, r = c.straddles(ref, b); r == rankNone {
-			return candidate{}, false
-		}
-	} else if b == own {
+	if c.eligible(ref, b) != rankNone || !c.admits(ref, b) {
 		return candidate{}, false // inside its own bucket: not a near candidate
 	}
-	return candidate{ref: *ref, value: val, ts: ts, ok: true, rank: nearOf(r)}, true
+	ts, r := c.straddles(ref, b)
+	if r == rankNone {
+		return candidate{}, false
+	}
+	return candidate{ref: *ref, value: v, ts: ts, ok: true, rank: nearOf(r)}, true
+}
+
+// standIn returns span ref, whose value v lies in bucket own, as a stand-in
+// for bucket b, its value clamped into b. A span stands in only where it is
+// very likely the request b counted, timed differently: it ended in the
+// window since the previous point (a late span waits for its own bucket
+// instead); its instrumentation could have recorded a value in b for it
+// (Params.Timing, direction-aware, within the tolerance); and its own
+// bucket holds more of the window's spans than it counted, so one of them
+// was counted elsewhere.
+func (c *collector) standIn(ref *spanindex.Ref, v float64, own, b int) (candidate, bool) {
+	if c.params.Timing == nil || c.eligible(ref, b) != rankFresh || !c.admits(ref, b) || !c.surplus(own) {
+		return candidate{}, false
+	}
+	clamped, ok := clampInto(c.p.Layout, b, v)
+	if !ok {
+		return candidate{}, false
+	}
+	return candidate{ref: *ref, value: clamped, ts: ref.End, ok: true, rank: rankNearFresh, dist: math.Abs(clamped - v)}, true
+}
+
+// admits reports whether the metric could have counted span ref's request
+// in bucket b (Params.Timing). Without a timing, or with the tolerance 0, a
+// span's value is taken as the metric's.
+func (c *collector) admits(ref *spanindex.Ref, b int) bool {
+	if c.params.Timing == nil || c.params.Tolerance <= 0 {
+		return true
+	}
+	lo, hi := c.p.Layout.Range(b)
+	return c.params.Timing.Admits(time.Duration(ref.Duration), lo, hi, c.params.UnitNanos)
+}
+
+// surplus reports whether bucket own holds more spans of the point's window
+// than its count grew by there (delta and first points: its count): then at
+// least one of them was counted in another bucket. A value outside every
+// bucket of an exponential point lies where the point counted nothing.
+func (c *collector) surplus(own int) bool {
+	if own < 0 {
+		return true
+	}
+	if c.surpluses == nil {
+		c.surpluses = resize(c.buf.surpluses, len(c.pl.target))
+		c.buf.surpluses = c.surpluses
+	}
+	if c.surpluses[own] == 0 {
+		c.surpluses[own] = 1
+		if c.countSpans(own, c.growth(own)+1) > c.growth(own) {
+			c.surpluses[own] = 2
+		}
+	}
+	return c.surpluses[own] == 2
+}
+
+// growth is how many requests bucket b counted in the point's window.
+func (c *collector) growth(b int) uint64 {
+	if c.pl.w.continuing {
+		return c.p.Counts[b] - c.pl.prev[b].Count
+	}
+	return c.p.Counts[b]
+}
+
+// countSpans counts, up to enough and within the read budget, the spans of
+// the join groups whose value lies in bucket b and that ended in the
+// point's window since the previous point.
+func (c *collector) countSpans(b int, enough uint64) uint64 {
+	w := &c.pl.w
+	low := w.start
+	if w.continuing {
+		low = w.prevTime
+	}
+	lo, hi := c.p.Layout.Range(b)
+	fLo, fHi := fineRange(lo, hi, c.params.UnitNanos)
+	var n uint64
+	for f := int(fHi); f >= int(fLo) && n < enough; f-- {
+		for _, g := range c.groups {
+			it := c.r.List(g, uint8(f))
+			if it.MaxEnd() <= low {
+				continue
+			}
+			for n < enough && c.read() {
+				ref, ok := it.Next(w.seqFloor)
+				if !ok {
+					break
+				}
+				if ref.End > low && ref.End <= w.end && c.p.Layout.Of(c.spanValue(&ref)) == b {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 // straddles admits a span that ended just after the point for a bucket that
@@ -95,81 +177,6 @@ func (c *collector) straddles(ref *spanindex.Ref, b int) (uint64, rank) {
 		return 0, rankNone
 	}
 	return w.end, rankFresh
-}
-
-// mayStandIn reports whether span ref may stand in for a neighbouring
-// bucket of the point. A cumulative stream's first point counts every
-// request since the stream started, usually long before this processor did
-// (a restarted gateway, a stream forgotten by the stream table): a bucket
-// with nothing inside then holds requests the processor never saw, and the
-// span next to it is another request. So a span stands in only if it ended
-// after the stream's SeenFrom; on the first point, only if the processor
-// holds at least as many of the stream's spans in the window as the point
-// counts (seenWhole).
-func (c *collector) mayStandIn(ref *spanindex.Ref) bool {
-	switch {
-	case !c.p.Cumulative:
-		return true // a delta point counts only its own interval
-	case c.pl.w.continuing:
-		return ref.End > c.pl.w.seenFrom
-	default:
-		return c.seenWhole()
-	}
-}
-
-// seenWhole reports whether the processor holds at least as many of the
-// point's spans in its window as the point counts (those ending within the
-// tolerance after it included: the metric may have counted them just
-// before).
-func (c *collector) seenWhole() bool {
-	if c.whole == 0 {
-		c.whole = 1
-		if c.countInWindow(c.p.Count) >= c.p.Count {
-			c.whole = 2
-		}
-	}
-	return c.whole == 2
-}
-
-// countInWindow counts the point's spans that ended in its window or within
-// the tolerance after it, stopping at enough or after maxCount spans read.
-// Every span read is a cache miss at scale, so it reads none when the
-// groups' sizes already tell the answer: a point that counts more requests
-// than the processor holds (the first after a restart) costs nothing.
-func (c *collector) countInWindow(enough uint64) uint64 {
-	if enough > maxCount {
-		return 0 // more than a read may find: not worth reading
-	}
-	var held uint64
-	for _, g := range c.groups {
-		held += c.r.Size(g)
-	}
-	if held < enough {
-		return held // even every span of the stream falls short
-	}
-	w := &c.pl.w
-	end := w.end + uint64(c.params.ToleranceTime.Nanoseconds())
-	var n uint64
-	read := 0
-	for _, g := range c.groups {
-		c.buf.countFines = c.r.Fines(g, c.buf.countFines[:0])
-		for _, f := range c.buf.countFines {
-			it := c.r.List(g, f)
-			if it.MaxEnd() <= w.start {
-				continue
-			}
-			for ; read < maxCount && n < enough && c.read(); read++ {
-				ref, ok := it.Next(w.seqFloor)
-				if !ok {
-					break
-				}
-				if ref.End > w.start && ref.End <= end {
-					n++
-				}
-			}
-		}
-	}
-	return n
 }
 
 // considerExact adds a span the data point names by its IDs. When the point
@@ -196,12 +203,32 @@ func (c *collector) considerExact(x *Exact, obs observation, res *Result) {
 		c.cs.add(own, candidate{ref: x.Ref, value: v, ts: x.Ref.End, ok: true, rank: rankExact})
 		return
 	}
-	tol := c.params.Tolerance
-	for _, b := range [2]int{c.p.Layout.Of(v - tol), c.p.Layout.Of(v + tol)} {
-		if cand, ok := c.near(&x.Ref, v, own, b); ok {
-			cand.rank = rankExact
-			c.cs.add(b, cand)
-			return
+	// The point names the request: it may stand in, without count
+	// evidence, for the nearest bucket its timing admits.
+	if b, ok := c.nearestAdmitting(&x.Ref, own); ok {
+		if clamped, ok := clampInto(c.p.Layout, b, v); ok {
+			c.cs.add(b, candidate{ref: x.Ref, value: clamped, ts: x.Ref.End, ok: true, rank: rankExact, dist: math.Abs(clamped - v)})
 		}
 	}
+}
+
+// maxReach bounds how many buckets away from its own a span is tried as a
+// stand-in: the timing admits only buckets within the tolerance, which at
+// the finest exponential scales is still a few dozen buckets.
+const maxReach = 64
+
+// nearestAdmitting returns the target bucket nearest to own, other than
+// own, whose window the span fits and for which its timing admits it.
+func (c *collector) nearestAdmitting(ref *spanindex.Ref, own int) (int, bool) {
+	if c.params.Tolerance <= 0 || c.params.Timing == nil || own < 0 {
+		return 0, false
+	}
+	for d := 1; d <= maxReach; d++ {
+		for _, b := range [2]int{own - d, own + d} {
+			if b >= 0 && b < len(c.pl.target) && c.pl.target[b] && c.eligible(ref, b) != rankNone && c.admits(ref, b) {
+				return b, true
+			}
+		}
+	}
+	return 0, false
 }

@@ -19,7 +19,6 @@ type window struct {
 	continuing bool
 	prevTime   uint64
 	prevSeq    uint64
-	seenFrom   uint64 // the stream's SeenFrom
 	// seqFloor: spans numbered below it arrived too early to be candidates.
 	seqFloor uint64
 }
@@ -64,7 +63,7 @@ func choose(p *Point, st *streams.State, params *Params, s *scratch) (plan, Reas
 		case p.Time < prev.Time:
 			return pl, ReasonOutOfOrder
 		case !countsFell(p.Counts, pl.prev):
-			pl.w.continuing, pl.w.prevTime, pl.w.prevSeq, pl.w.seenFrom = true, prev.Time, prev.Seq, prev.SeenFrom
+			pl.w.continuing, pl.w.prevTime, pl.w.prevSeq = true, prev.Time, prev.Seq
 		}
 	}
 	if !compatible {

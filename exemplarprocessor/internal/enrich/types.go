@@ -79,11 +79,14 @@ type Params struct {
 	Dangling Dangling
 	// DanglingGrace and TTL bound the exemplar ages that can be judged.
 	DanglingGrace, TTL time.Duration
-	// Tolerance is how far (in the metric's unit) a span's duration may lie
-	// outside a bucket that needs an exemplar and still fill it, its value
-	// clamped to the bucket: instrumentations time the metric and the span
-	// separately. 0 disables; only duration values use it.
+	// Tolerance bounds (in the metric's unit) how far a span's duration may
+	// lie outside a bucket and still stand in for it, its value clamped to
+	// the bucket: instrumentations time the metric and the span separately.
+	// 0 disables stand-ins; only duration values use it.
 	Tolerance float64
+	// Timing is how the metric's instrumentation times a request against
+	// its span (within Tolerance); nil for attribute values.
+	Timing Timing
 	// ToleranceTime is the same tolerance in time: a span that ended this
 	// little after the point (the metric counted the request just before
 	// it) may fill a bucket that grew, its timestamp clamped to the point.
@@ -91,6 +94,18 @@ type Params struct {
 	// LateWindow is how long after a cumulative bucket grew without an
 	// exemplar it waits for a late span.
 	LateWindow time.Duration
+}
+
+// Timing is how an instrumentation's recorded value relates to the duration
+// of the request's span (rules.Timing).
+type Timing interface {
+	// Admits reports whether the instrumentation, timing a request whose
+	// span lasted span, could have recorded a value in the bucket (lo, hi]
+	// of the metric's unit of unitNanos nanoseconds.
+	Admits(span time.Duration, lo, hi, unitNanos float64) bool
+	// SpanRange bounds, in the metric's unit, the span durations for which
+	// Admits can hold for the bucket (lo, hi].
+	SpanRange(lo, hi, unitNanos float64) (float64, float64)
 }
 
 // Point is a histogram data point seen through its bucket layout.

@@ -53,12 +53,9 @@ type Previous struct {
 	// was processed: spans with a Seq at least this large arrived after it.
 	Seq uint64
 	// Count and Sum are the previous point's.
-	Count uint64
-	Sum   float64
-	// SeenFrom: the processor holds the stream's spans that ended after
-	// this time, as far as its counts tell (cumulative streams).
-	SeenFrom uint64
-	Layout   Layout
+	Count  uint64
+	Sum    float64
+	Layout Layout
 }
 
 // Groups is the span index's join groups a stream's key resolved to, valid
