@@ -91,7 +91,7 @@ func TestGroundTruthOpenTelemetryGoSDK(t *testing.T) {
 		for i := range in {
 			require.NoError(t, pmetrictest.CompareMetrics(gtWithoutExemplars(in[i]), gtWithoutExemplars(out[i])), "tick %d", i)
 		}
-				kept := 0
+		kept := 0
 		for _, s := range inStreams.All() {
 			sOut := outStreams.ByID(s.ID)
 			require.NotNil(t, sOut, s.ID)

@@ -33,6 +33,9 @@ type Point struct {
 	Layout      Layout
 	Counts      []uint64
 	Exemplars   []Exemplar
+	// Sum is the point's sum, when it has one.
+	Sum    float64
+	HasSum bool
 	// continues: the point continues the previous one of a cumulative
 	// stream (same start, same or coarser buckets, no count went down);
 	// added is then what each bucket grew by, else its count.
@@ -109,6 +112,7 @@ func (ss *Streams) addMetric(res pcommon.Map, scope string, m pmetric.Metric, ti
 			dp := h.DataPoints().At(d)
 			l, counts := explicitPoint(dp)
 			p := newPoint(tick, dp.StartTimestamp(), dp.Timestamp(), l, counts)
+			p.Sum, p.HasSum = dp.Sum(), dp.HasSum()
 			ss.stream(res, scope, m, dp.Attributes(), cumulative).add(p, dp.Exemplars())
 		}
 	case pmetric.MetricTypeExponentialHistogram:
@@ -118,6 +122,7 @@ func (ss *Streams) addMetric(res pcommon.Map, scope string, m pmetric.Metric, ti
 			dp := h.DataPoints().At(d)
 			l, counts := expoPoint(dp)
 			p := newPoint(tick, dp.StartTimestamp(), dp.Timestamp(), l, counts)
+			p.Sum, p.HasSum = dp.Sum(), dp.HasSum()
 			ss.stream(res, scope, m, dp.Attributes(), cumulative).add(p, dp.Exemplars())
 		}
 	default:
@@ -260,24 +265,31 @@ func UnitNanos(unit string) (float64, bool) {
 // Match reports whether span sp may join the stream's points by service,
 // span kind and attributes, and if not, why.
 func (s *Stream) Match(sp *Span) (bool, string) {
+	rule, why := s.Mismatch(sp)
+	return rule == "", why
+}
+
+// Mismatch returns the rule span sp breaks to join the stream's points (""
+// for none) and how.
+func (s *Stream) Mismatch(sp *Span) (rule, why string) {
 	switch {
 	case !s.HasRule:
-		return false, fmt.Sprintf("no default rule selects metric %s", s.Metric)
+		return RuleNoRule, fmt.Sprintf("no default rule selects metric %s", s.Metric)
 	case sp.Service != s.Service:
-		return false, fmt.Sprintf("service: span's %s, point's %s", sp.Service, s.Service)
+		return RuleService, fmt.Sprintf("span's %s, point's %s", sp.Service, s.Service)
 	case sp.Kind != s.Kind:
-		return false, fmt.Sprintf("span kind: span is %s, %s needs %s", sp.Kind, s.Metric, s.Kind)
+		return RuleKind, fmt.Sprintf("span is %s, %s joins %s spans", sp.Kind, s.Metric, s.Kind)
 	}
 	for _, r := range s.Required {
 		v, ok := sp.Resolve(r.Canonical)
 		if !ok {
-			return false, fmt.Sprintf("attribute %s=%q: the span has no %s and none can be derived", r.PointKey, r.Value, r.Canonical)
+			return RuleAttribute, fmt.Sprintf("point %s=%q: the span has no %s and none can be derived", r.PointKey, r.Value, r.Canonical)
 		}
 		if v != r.Value {
-			return false, fmt.Sprintf("attribute %s=%q: the span's %s is %q", r.PointKey, r.Value, r.Canonical, v)
+			return RuleAttribute, fmt.Sprintf("point %s=%q: the span's %s is %q", r.PointKey, r.Value, r.Canonical, v)
 		}
 	}
-	return true, ""
+	return "", ""
 }
 
 // Continues reports whether point k continues point k-1 of a cumulative
