@@ -143,9 +143,9 @@ func (l Layout) Describe(b int) string {
 	case id.Sign == 0:
 		return fmt.Sprintf("zero [%g, %g]", lo, hi)
 	case id.Sign > 0:
-		return fmt.Sprintf("+%d@scale%d (%g, %g]", id.Index, id.Scale, lo, hi)
+		return fmt.Sprintf("positive %d at scale %d (%g, %g]", id.Index, id.Scale, lo, hi)
 	default:
-		return fmt.Sprintf("-%d@scale%d [%g, %g)", id.Index, id.Scale, lo, hi)
+		return fmt.Sprintf("negative %d at scale %d [%g, %g)", id.Index, id.Scale, lo, hi)
 	}
 }
 

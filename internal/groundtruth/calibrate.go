@@ -29,14 +29,15 @@ func (c *Calibration) String() string {
 		c.Scope, c.Unit, c.Windows, c.Mismatched, spread(c.Means), len(c.Singles), spread(c.Singles))
 }
 
-// spread renders min, median and max.
+// spread renders the distribution: min, p10, median, p90, p99, max.
 func spread(ds []time.Duration) string {
 	if len(ds) == 0 {
 		return "-"
 	}
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return fmt.Sprintf("min %s median %s max %s", s[0], s[len(s)/2], s[len(s)-1])
+	q := func(f float64) time.Duration { return s[int(f*float64(len(s)-1))] }
+	return fmt.Sprintf("min %s p10 %s p50 %s p90 %s p99 %s max %s", s[0], q(0.1), q(0.5), q(0.9), q(0.99), s[len(s)-1])
 }
 
 // Calibrate reconstructs skews from the points' sums, per scope and unit.

@@ -55,8 +55,8 @@ type MetricReport struct {
 	// point's buckets that grew. Matchable: as many of them as the
 	// workload's spans can honestly fill at once (one span per bucket of a
 	// point), delivered before the point or, on a cumulative stream, before
-	// a later point of it while the bucket has not grown again (then that
-	// point's own growth takes the bucket's one exemplar). Covered: the
+	// a later point of it while the bucket is still owed (no point between
+	// grew with a span of its own to take the bucket's one exemplar). Covered: the
 	// matchable ones carrying a valid exemplar of their window (on a later
 	// point, for a recovered late span).
 	Grown, Matchable, Covered int
@@ -66,8 +66,10 @@ type MetricReport struct {
 	// SDK: exemplars that came with the points; Traceless: of those, the
 	// ones naming no span.
 	SDK, Traceless int
-	// Uncovered shows a few matchable buckets left without an exemplar.
-	Uncovered []string
+	// Uncovered shows a few matchable buckets left without an exemplar;
+	// Unmatchable counts the grown buckets that are not matchable, by why.
+	Uncovered   []string
+	Unmatchable map[string]int
 }
 
 // maxExamples bounds the examples a report keeps per metric.
@@ -131,6 +133,8 @@ type Judge struct {
 	windows map[windowKey]*window
 	// invalid marks the processor's exemplars that broke a rule.
 	invalid map[exemplarRef]bool
+	// claims caches whether a point's own growth claims a bucket.
+	claims map[slotKey]bool
 }
 
 type exemplarRef struct {
@@ -144,6 +148,7 @@ func NewJudge(spans *Spans, in, out *Streams, skews Skews) *Judge {
 	return &Judge{
 		spans: spans, in: in, out: out, skews: skews,
 		joined: map[*Stream][]*Span{}, windows: map[windowKey]*window{}, invalid: map[exemplarRef]bool{},
+		claims: map[slotKey]bool{},
 	}
 }
 
@@ -185,6 +190,9 @@ func (j *Judge) judgeStream(rep *Report, s *Stream) {
 		rep.Findings = append(rep.Findings, Finding{Rule: RulePoints, Metric: s.Metric, Stream: s.ID, Point: -1, Detail: "the stream's points differ from the input's"})
 		return
 	}
+	if !s.HasRule && !addedAny(src, s) {
+		return // no rule, nothing attached: nothing to judge or count
+	}
 	mr := rep.metric(s.Metric)
 	last := map[BucketID]Exemplar{}
 	for k, p := range s.Points {
@@ -218,6 +226,18 @@ func (j *Judge) judgeStream(rep *Report, s *Stream) {
 			}
 		}
 	}
+}
+
+// addedAny reports whether out carries an exemplar in did not.
+func addedAny(in, out *Stream) bool {
+	for k, p := range out.Points {
+		for _, ex := range p.Exemplars {
+			if !slices.Contains(in.Points[k].Exemplars, ex) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // finding starts a finding about exemplar ex of point k of s.

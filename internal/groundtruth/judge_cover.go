@@ -41,6 +41,7 @@ func (j *Judge) coverage(mr *MetricReport, s *Stream) {
 		for i, ok := range maxMatching(adj) {
 			switch {
 			case !ok:
+				addCount(&mr.Unmatchable, j.whyUnmatchable(w, buckets[i]))
 			case i < len(covered):
 				mr.Matchable++
 				mr.Covered++
@@ -53,13 +54,15 @@ func (j *Judge) coverage(mr *MetricReport, s *Stream) {
 }
 
 // canFill reports whether span sp of point w's window could honestly fill
-// bucket b there: inside it, or a stand-in the rules allow; and delivered
-// in time (recoverable).
+// bucket b there: it fits the bucket, and arrived in time (recoverable).
 func (j *Judge) canFill(w *window, b int, sp *Span) bool {
+	return j.recoverable(w.s, w.k, b, sp) && j.fits(w, b, sp)
+}
+
+// fits reports whether span sp of point w's window lies in bucket b, or
+// may stand in for it by the rules.
+func (j *Judge) fits(w *window, b int, sp *Span) bool {
 	s, p := w.s, w.s.Points[w.k]
-	if !recoverable(s, w.k, b, sp) {
-		return false
-	}
 	d := sp.Value(s.UnitNanos)
 	if p.Layout.Of(d) == b {
 		return true
@@ -70,17 +73,54 @@ func (j *Judge) canFill(w *window, b int, sp *Span) bool {
 	return j.skews.For(s.Scope, s.Unit).Allows(p.Layout.Distance(b, d)*s.UnitNanos) && w.evidence(d)
 }
 
+// Why a grown bucket is not matchable.
+const (
+	UnmatchableNoSpan   = "no span joins the point in its window"
+	UnmatchableNoFit    = "no span of the window fits the bucket"
+	UnmatchableLate     = "its spans arrived too late"
+	UnmatchableContends = "its spans are needed by other buckets of the point"
+)
+
+func (j *Judge) whyUnmatchable(w *window, b int) string {
+	if len(w.spans) == 0 {
+		return UnmatchableNoSpan
+	}
+	fit, arrived := false, false
+	for _, sp := range w.spans {
+		if j.fits(w, b, sp) {
+			fit = true
+			arrived = arrived || j.recoverable(w.s, w.k, b, sp)
+		}
+	}
+	switch {
+	case !fit:
+		return UnmatchableNoFit
+	case !arrived:
+		return UnmatchableLate
+	default:
+		return UnmatchableContends
+	}
+}
+
+func addCount(m *map[string]int, key string) {
+	if *m == nil {
+		*m = map[string]int{}
+	}
+	(*m)[key]++
+}
+
 // recoverable reports whether sp reached the processor before point k, or,
 // on a cumulative stream, before a later point of the same run while the
-// bucket is still owed an exemplar: until it grows again, when that
-// point's own growth takes the bucket's one exemplar (superseded).
-func recoverable(s *Stream, k, b int, sp *Span) bool {
+// bucket is still owed an exemplar: until a point whose own growth has a
+// span of its own there, which takes the bucket's one exemplar (and a
+// later recovery would step back in time).
+func (j *Judge) recoverable(s *Stream, k, b int, sp *Span) bool {
 	if sp.Tick <= s.Points[k].Tick {
 		return true
 	}
 	for m := k + 1; s.Cumulative && m < len(s.Points) && s.Continues(m); m++ {
 		bm := s.BucketAt(m, k, b)
-		if bm < 0 || s.Grown(m, bm) {
+		if bm < 0 || j.claimed(s, m, bm) {
 			return false
 		}
 		if sp.Tick <= s.Points[m].Tick {
@@ -88,6 +128,32 @@ func recoverable(s *Stream, k, b int, sp *Span) bool {
 		}
 	}
 	return false
+}
+
+type slotKey struct {
+	s    *Stream
+	k, b int
+}
+
+// claimed reports whether bucket b of point k grew and a span that fits it
+// had arrived by then: the point's own growth takes the bucket.
+func (j *Judge) claimed(s *Stream, k, b int) bool {
+	key := slotKey{s, k, b}
+	if v, ok := j.claims[key]; ok {
+		return v
+	}
+	claim := false
+	if s.Grown(k, b) {
+		w := j.windowOf(s, k)
+		for _, sp := range w.spans {
+			if sp.Tick <= s.Points[k].Tick && j.fits(w, b, sp) {
+				claim = true
+				break
+			}
+		}
+	}
+	j.claims[key] = claim
+	return claim
 }
 
 // covered reports whether grown bucket b of point k carries a valid

@@ -135,7 +135,7 @@ func (j *Judge) value(s *Stream, k, jk int, ex Exemplar, sp *Span) (bool, string
 	}
 	if w := j.windowOf(s, jk); !w.evidence(d) {
 		own := s.Points[jk].Layout.Of(d)
-		return true, RuleEvidence, fmt.Sprintf("stand-in: in point %d's window the span's own bucket %s grew by %d and holds %d such spans: none of them need have been counted elsewhere",
+		return true, RuleEvidence, fmt.Sprintf("stand-in: in point %d's window the span's own bucket %s grew by %d and holds %d of the window's spans: none of them need have been counted elsewhere",
 			jk, describeOr(s.Points[jk].Layout, own), w.added(own), w.own[own])
 	}
 	return true, "", ""

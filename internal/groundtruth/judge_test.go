@@ -88,12 +88,12 @@ func TestJudgeFlagsEveryBrokenRule(t *testing.T) {
 		}, groundtruth.RuleNoSpan},
 		{"stand-in beyond otelhttp's skew", func(*scenario) *scenario {
 			sc := standIn()
-			sc.spans[0].dur = ms(12.5) // 2.5 ms above the bucket
+			sc.spans[0].dur = ms(13) // 3 ms above the bucket
 			return sc
 		}, groundtruth.RuleSkew},
 		{"stand-in against otelhttp's direction", func(*scenario) *scenario {
 			sc := standIn()
-			sc.spans[0].dur = ms(4.9) // the metric would be longer than the span
+			sc.spans[0].dur = ms(4.6) // the metric would be 0.4 ms longer than the span
 			sc.points[0].attached[0].value = math.Nextafter(0.005, 1)
 			return sc
 		}, groundtruth.RuleSkew},
@@ -176,6 +176,21 @@ func TestJudgeLateSpans(t *testing.T) {
 		sc := late()
 		sc.points[1].counts[1] = 1
 		assert.Empty(t, sc.judge().Findings)
+	})
+	t.Run("valid: owed although the point since carried an older window's span", func(t *testing.T) {
+		sc := late()
+		// Span 2 ends in point 1's window and arrives after it; point 1
+		// carries span 1 (point 0's), so point 1's growth is still owed.
+		sc.spans = append(sc.spans, serverSpan(2, 15*time.Second, ms(8)))
+		sc.spans[1].tick = 4
+		sc.points = append(sc.points, pointSpec{
+			time: 30 * time.Second, tick: 5, counts: []uint64{0, 2, 0, 0, 0, 0},
+			attached: []exSpec{{span: 2, value: 0.008}},
+		})
+		rep := sc.judge()
+		assert.Empty(t, rep.Findings)
+		m := rep.Metric("http.server.request.duration")
+		assert.Equal(t, []int{2, 2, 2}, []int{m.Grown, m.Matchable, m.Covered})
 	})
 	t.Run("invalid: neither grew nor owed", func(t *testing.T) {
 		sc := late()
@@ -338,6 +353,23 @@ func TestJudgeCoverage(t *testing.T) {
 		require.Empty(t, rep.Findings)
 		m := rep.Metric("http.server.request.duration")
 		assert.Equal(t, []int{1, 1, 1}, []int{m.Grown, m.Matchable, m.Covered})
+	})
+	t.Run("a late span is superseded by the bucket's next growth with a span of its own", func(t *testing.T) {
+		sc := base()
+		sc.stream.cumulative = true
+		sc.spans[0].tick = 2
+		sc.points[0].attached = nil
+		sc.spans = append(sc.spans, serverSpan(2, 15*time.Second, ms(8)))
+		sc.spans[1].tick = 2
+		sc.points = append(sc.points, pointSpec{
+			time: 20 * time.Second, tick: 3, counts: []uint64{0, 2, 0, 0, 0, 0},
+			attached: []exSpec{{span: 2, value: 0.008}},
+		})
+		rep := sc.judge()
+		require.Empty(t, rep.Findings)
+		m := rep.Metric("http.server.request.duration")
+		assert.Equal(t, []int{2, 1, 1}, []int{m.Grown, m.Matchable, m.Covered})
+		assert.Equal(t, map[string]int{groundtruth.UnmatchableLate: 1}, m.Unmatchable)
 	})
 	t.Run("one span fills one bucket of a point", func(t *testing.T) {
 		sc := standIn()
