@@ -163,6 +163,16 @@ func (j *Judge) Run() *Report {
 			j.coverage(rep.metric(s.Metric), s)
 		}
 	}
+	sort.SliceStable(rep.Findings, func(a, b int) bool {
+		fa, fb := rep.Findings[a], rep.Findings[b]
+		if fa.Metric != fb.Metric {
+			return fa.Metric < fb.Metric
+		}
+		if fa.Stream != fb.Stream {
+			return fa.Stream < fb.Stream
+		}
+		return fa.Point < fb.Point
+	})
 	return rep
 }
 
