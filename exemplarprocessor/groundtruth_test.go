@@ -5,14 +5,11 @@ package exemplarprocessor_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +29,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor"
+	"github.com/otelcol-exemplar/otelcol-exemplar/internal/groundtruth"
 )
 
 // TestGroundTruthOpenTelemetryGoSDK records one HTTP workload twice with the
@@ -87,28 +85,25 @@ func TestGroundTruthOpenTelemetryGoSDK(t *testing.T) {
 	// adds none that contradicts them.
 	t.Run("sdk_exemplars_kept", func(t *testing.T) {
 		in, out, spans := gtFeed(t, runA, gtVariant{}, true)
-		inStreams, outStreams := gtStreams(in), gtStreams(out)
+		inStreams, outStreams := groundtruth.StreamsOf(in), groundtruth.StreamsOf(out)
 		for i := range in {
-			require.NoError(t, pmetrictest.CompareMetrics(gtWithoutExemplars(in[i]), gtWithoutExemplars(out[i])), "tick %d", i)
-		}
-		outByID := map[string]*gtStream{}
-		for _, s := range outStreams {
-			outByID[s.id] = s
+			require.NoError(t, pmetrictest.CompareMetrics(withoutExemplars(in[i]), withoutExemplars(out[i])), "tick %d", i)
 		}
 		kept := 0
-		for _, s := range inStreams {
-			require.Contains(t, outByID, s.id)
-			for k, p := range s.points {
-				for _, ex := range p.exemplars {
-					require.Contains(t, outByID[s.id].points[k].exemplars, ex, "stream %s point %d lost an SDK exemplar", s.id, k)
+		for _, s := range inStreams.All() {
+			sOut := outStreams.ByID(s.ID)
+			require.NotNil(t, sOut, s.ID)
+			for k, p := range s.Points {
+				for _, ex := range p.Exemplars {
+					require.Contains(t, sOut.Points[k].Exemplars, ex, "stream %s point %d lost an SDK exemplar", s.ID, k)
 					kept++
 				}
 			}
 		}
-		check := newGTCheck(spans, gtConfig().Exemplars.DurationTolerance)
-		check.validate(inStreams, outStreams)
-		gtFail(t, "invalid exemplar", check.errors)
-		t.Logf("%d SDK exemplars kept, %d added by the processor", kept, check.attached)
+		check := groundtruth.NewCheck(spans, gtConfig().Exemplars.DurationTolerance)
+		check.Validate(inStreams, outStreams)
+		gtFail(t, "invalid exemplar", check.Errors)
+		t.Logf("%d SDK exemplars kept, %d added by the processor", kept, check.Attached)
 	})
 
 	for _, line := range report {
@@ -132,7 +127,8 @@ func TestGroundTruthWholeMuxHandler(t *testing.T) {
 			for _, kv := range sp.Attributes() {
 				require.NotEqual(t, "http.route", string(kv.Key), "span %q has http.route: the variant tests nothing", sp.Name())
 			}
-			require.NotEmpty(t, gtRouteFromName(sp.Name()), "server span %q names no route", sp.Name())
+			_, named := groundtruth.RouteFromName(sp.Name())
+			require.True(t, named, "server span %q names no route", sp.Name())
 		}
 	}
 	sdk, processor := gtCompare(t, runA, runB, gtVariant{name: "cumulative", assertShare: true})
@@ -175,9 +171,12 @@ func gtCheckRecordings(t *testing.T, plan []gtRequest, runs ...*gtRecording) {
 		require.Len(t, run.spans, 2*len(plan), "run %c: a client and a server span per request", 'A'+i)
 		counted := map[string]uint64{}
 		last := run.ticks[len(run.ticks)-1]
-		for _, s := range gtStreams([]pmetric.Metrics{gtMetrics(last.cumulative)}) {
-			for _, c := range s.points[0].counts {
-				counted[s.metric] += c
+		for _, s := range groundtruth.StreamsOf([]pmetric.Metrics{gtMetrics(last.cumulative)}).All() {
+			if s.Metric != gtServerMetric && s.Metric != gtClientMetric {
+				continue
+			}
+			for _, c := range s.Points[0].Counts {
+				counted[s.Metric] += c
 			}
 		}
 		assert.Equal(t, map[string]uint64{gtServerMetric: uint64(len(plan)), gtClientMetric: uint64(len(plan))}, counted,
@@ -200,58 +199,58 @@ type gtVariant struct {
 // gtCompare sends run B through the processor as v says, validates every
 // exemplar it attached and compares the share of grown buckets with an
 // exemplar with run A's own.
-func gtCompare(t *testing.T, runA, runB *gtRecording, v gtVariant) (sdkShare, processorShare gtShare) {
+func gtCompare(t *testing.T, runA, runB *gtRecording, v gtVariant) (sdkShare, processorShare groundtruth.Share) {
 	sdkIn, _, _ := gtFeed(t, runA, v, false)
-	sdk := gtStreams(sdkIn)
+	sdk := groundtruth.StreamsOf(sdkIn)
 	in, out, spansB := gtFeed(t, runB, v, true)
-	inStreams, outStreams := gtStreams(in), gtStreams(out)
+	inStreams, outStreams := groundtruth.StreamsOf(in), groundtruth.StreamsOf(out)
 
 	// The processor changes nothing but exemplars.
 	for i := range in {
-		require.NoError(t, pmetrictest.CompareMetrics(in[i], gtWithoutExemplars(out[i])), "tick %d", i)
+		require.NoError(t, pmetrictest.CompareMetrics(in[i], withoutExemplars(out[i])), "tick %d", i)
 	}
-	for _, s := range inStreams {
-		for k, p := range s.points {
-			require.Empty(t, p.exemplars, "run B stream %s point %d came with exemplars", s.id, k)
+	for _, s := range inStreams.All() {
+		for k, p := range s.Points {
+			require.Empty(t, p.Exemplars, "run B stream %s point %d came with exemplars", s.ID, k)
 		}
 	}
 
-	check := newGTCheck(spansB, gtConfig().Exemplars.DurationTolerance)
-	check.validate(inStreams, outStreams)
-	check.completeness(outStreams)
+	check := groundtruth.NewCheck(spansB, gtConfig().Exemplars.DurationTolerance)
+	check.Validate(inStreams, outStreams)
+	check.Completeness(outStreams)
 	t.Logf("processor attached %d exemplars (%d clamped into their bucket from a span within the tolerance %v s, %d of them down to the upper bound, %d standing in for a neighbour while their own bucket took another span; %d straddling a point; %d from late spans, %d of them on owed buckets that did not grow again); grown buckets without one from their interval, by cause: %v",
-		check.attached, check.clamped, check.tolerance, check.clampedDown, check.swapped, check.straddled, check.late, check.owedFills, check.uncovered)
-	t.Logf("swaps, e.g.: %v", check.swaps)
+		check.Attached, check.Clamped, gtConfig().Exemplars.DurationTolerance.Seconds(), check.ClampedDown, check.Swapped, check.Straddled, check.Late, check.OwedFills, check.Uncovered)
+	t.Logf("swaps, e.g.: %v", check.Swaps)
 	if v.hold > 0 {
-		t.Logf("%d exemplars came from spans delivered after their batch, which the hold kept for %s", check.recovered, v.hold)
-		assert.Positive(t, check.recovered, "the hold recovered no late span")
+		t.Logf("%d exemplars came from spans delivered after their batch, which the hold kept for %s", check.Recovered, v.hold)
+		assert.Positive(t, check.Recovered, "the hold recovered no late span")
 	}
-	gtFail(t, "invalid exemplar", check.errors)
-	gtFail(t, "exemplar that is no candidate of its bucket by the replayed rules", check.unexplained)
-	gtFail(t, "bucket that grew or is owed an exemplar left empty although it could have had a delivered candidate", check.missed)
-	gtFail(t, "exemplar ranked below a candidate its bucket could have had", check.ranking)
-	for _, e := range check.examples {
+	gtFail(t, "invalid exemplar", check.Errors)
+	gtFail(t, "exemplar that is no candidate of its bucket by the replayed rules", check.Unexplained)
+	gtFail(t, "bucket that grew or is owed an exemplar left empty although it could have had a delivered candidate", check.Missed)
+	gtFail(t, "exemplar ranked below a candidate its bucket could have had", check.Ranking)
+	for _, e := range check.Examples {
 		t.Log(e)
 	}
-	t.Logf("grown buckets no later point covered either, by cause: %v", check.neverCovered)
+	t.Logf("grown buckets no later point covered either, by cause: %v", check.NeverCovered)
 	// Measured, not asserted: which candidate of the best rank wins (the
 	// search stops at the first fresh span, newest arrival in the slowest
 	// duration class first).
-	t.Logf("exemplars where a same-rank candidate ended later: %d %v", len(check.tieBreak), gtFirst(check.tieBreak, 3))
+	t.Logf("exemplars where a same-rank candidate ended later: %d %v", len(check.TieBreak), gtFirst(check.TieBreak, 3))
 	// Where span and metric disagree at a bound, an exemplar is true of
 	// its span but not of the observation: measured, not asserted.
 	t.Logf("attached exemplars whose request the metric counted in another bucket: %d of %d %v",
-		len(check.otherBucket), check.attached, gtFirst(check.otherBucket, 3))
+		len(check.OtherBucket), check.Attached, gtFirst(check.OtherBucket, 3))
 	t.Logf("attached exemplars whose span ended in an interval in which their bucket did not grow: %d %v",
-		len(check.notGrown), gtFirst(check.notGrown, 3))
+		len(check.NotGrown), gtFirst(check.NotGrown, 3))
 
 	// The SDK misses a grown bucket when a request is measured after the
 	// collection began but counted in it: its exemplar is newer than the point.
 	newer := 0
-	for _, s := range sdk {
-		for _, p := range s.points {
-			for _, ex := range p.exemplars {
-				if ex.ts > p.time {
+	for _, s := range sdk.All() {
+		for _, p := range s.Points {
+			for _, ex := range p.Exemplars {
+				if ex.TS > p.Time {
 					newer++
 				}
 			}
@@ -259,57 +258,33 @@ func gtCompare(t *testing.T, runA, runB *gtRecording, v gtVariant) (sdkShare, pr
 	}
 	t.Logf("run A exemplars timestamped after their point: %d", newer)
 
-	bounds := outStreams[0].points[0].bounds
+	layout := outStreams.All()[0].Points[0].Layout
 	for _, metric := range []string{gtServerMetric, gtClientMetric} {
-		a, b := gtMeasure(sdk, metric), gtMeasure(outStreams, metric)
-		sdkShare.add(a)
-		processorShare.add(b)
+		a, b := groundtruth.Measure(sdk.All(), metric), groundtruth.Measure(outStreams.All(), metric)
+		sdkShare.Add(a)
+		processorShare.Add(b)
 		t.Logf("%s: SDK share %v; processor share %v", metric, a, b)
-		t.Logf("%s in run B: %s", metric, gtAgree(spansB, metric, bounds))
-		require.Positive(t, a.grown, "run A recorded no growth of %s", metric)
-		require.Positive(t, b.grown, "run B recorded no growth of %s", metric)
-		if v.assertShare && b.ratio(b.covered) < a.ratio(a.covered) {
+		t.Logf("%s in run B: %s", metric, gtAgree(spansB, metric, layout))
+		require.Positive(t, a.Grown, "run A recorded no growth of %s", metric)
+		require.Positive(t, b.Grown, "run B recorded no growth of %s", metric)
+		if v.assertShare && b.Ratio(b.Covered) < a.Ratio(a.Covered) {
 			// The SDK samples each measurement as it is taken; the processor
 			// can only use spans that are there. Below the SDK's share, every
 			// bucket left without an exemplar must be one no honest join
 			// could fill; a candidate it missed, or a span it could have
 			// moved, fails.
 			var unexplained []string
-			for cause, n := range check.uncovered[metric] {
-				if !gtInherent(cause) {
+			for cause, n := range check.Uncovered[metric] {
+				if !groundtruth.Inherent(cause) {
 					unexplained = append(unexplained, fmt.Sprintf("%s: %d", cause, n))
 				}
 			}
 			assert.Empty(t, unexplained, "%s: the processor's share of grown buckets with an exemplar (%v) is below the SDK's own (%v), and not only for causes no join can avoid; all causes: %v",
-				metric, b, a, check.uncovered[metric])
-			t.Logf("%s: the processor's share is below the SDK's, only for causes no join can avoid: %v", metric, check.uncovered[metric])
+				metric, b, a, check.Uncovered[metric])
+			t.Logf("%s: the processor's share is below the SDK's, only for causes no join can avoid: %v", metric, check.Uncovered[metric])
 		}
 	}
 	return sdkShare, processorShare
-}
-
-// gtInherent reports whether a cause of a grown bucket without an exemplar
-// is one the processor cannot avoid: the span ended after the point (the
-// metric counted the request just before it) and was not there yet; span
-// and metric disagree by more than the tolerance; the only span near the
-// bucket is its own bucket's only candidate; the stream had no span in the
-// interval; (late variants) the span arrived after the point; or a
-// cumulative stream's first point counts requests whose spans the processor
-// did not get, so it cannot tell which neighbouring span stands in for which.
-func gtInherent(cause string) bool {
-	for _, prefix := range []string{
-		"unseen:",
-		"straddle:",
-		"boundary:",
-		"contended: its span within the tolerance went to its own bucket, that bucket's only candidate",
-		"no span of the stream",
-		"late:",
-	} {
-		if strings.HasPrefix(cause, prefix) {
-			return true
-		}
-	}
-	return false
 }
 
 // gtFeed replays a recording, tick by tick, through a traces and a metrics
@@ -320,7 +295,7 @@ func gtInherent(cause string) bool {
 // tick they were delivered before; with v.hold, the first tick whose held
 // batch was surely enriched after they had arrived, and the first whose
 // batch may have been (it was passed on after they were sent).
-func gtFeed(t *testing.T, rec *gtRecording, v gtVariant, process bool) (in, out []pmetric.Metrics, spans map[pcommon.SpanID]*gtSpanInfo) {
+func gtFeed(t *testing.T, rec *gtRecording, v gtVariant, process bool) (in, out []pmetric.Metrics, spans *groundtruth.Spans) {
 	t.Helper()
 	ctx := context.Background()
 	tracesSink, metricsSink := &consumertest.TracesSink{}, &gtTimedSink{}
@@ -352,7 +327,7 @@ func gtFeed(t *testing.T, rec *gtRecording, v gtVariant, process bool) (in, out 
 
 	ended := append([]sdktrace.ReadOnlySpan(nil), rec.spans...)
 	sort.Slice(ended, func(i, j int) bool { return ended[i].EndTime().Before(ended[j].EndTime()) })
-	spans = map[pcommon.SpanID]*gtSpanInfo{}
+	spans = groundtruth.NewSpans()
 	spansIn := 0
 	next := 0
 	var previous time.Time
@@ -378,7 +353,7 @@ func gtFeed(t *testing.T, rec *gtRecording, v gtVariant, process bool) (in, out 
 				continue
 			}
 			td := gtTraces(batch)
-			gtSpanInfos(td, tick, spans)
+			spans.Add(td, tick)
 			spansIn += td.SpanCount()
 			sent := time.Now()
 			require.NoError(t, feedTraces(td))
@@ -411,25 +386,25 @@ func gtFeed(t *testing.T, rec *gtRecording, v gtVariant, process bool) (in, out 
 		require.Len(t, out, len(rec.ticks))
 		out, receivedAt = gtMatchBatches(t, in, out, receivedAt)
 		for id, at := range deliveredAt {
-			sp := spans[id]
-			sp.tick, sp.maybeTick = len(rec.ticks), len(rec.ticks)
+			sp := spans.First(id)
+			sp.Tick, sp.MaybeTick = len(rec.ticks), len(rec.ticks)
 			for k := len(fedAt) - 1; k >= 0; k-- {
 				if fedAt[k].Add(v.hold).After(at) {
-					sp.tick = k
+					sp.Tick = k
 				}
 				if receivedAt[k].After(sentAt[id]) {
-					sp.maybeTick = k
+					sp.MaybeTick = k
 				}
 			}
 		}
 	}
 	if next < len(ended) {
 		// Never delivered: known to the validation, never to the processor.
-		gtSpanInfos(gtTraces(ended[next:]), len(rec.ticks), spans)
+		spans.Add(gtTraces(ended[next:]), len(rec.ticks))
 	}
 	for id, v := range rec.measured {
-		if sp := spans[id]; sp != nil {
-			sp.measured, sp.hasMeasured = v, true
+		if sp := spans.First(id); sp != nil {
+			sp.Measured, sp.HasMeasured = v, true
 		}
 	}
 
@@ -454,6 +429,47 @@ func gtFeed(t *testing.T, rec *gtRecording, v gtVariant, process bool) (in, out 
 	}
 	require.Len(t, out, len(rec.ticks))
 	return in, out, spans
+}
+
+// gtAgreement compares, over every request of a tapped run, the value the
+// SDK measured with the duration of the request's span: how far apart they
+// are, and how often they fall in different buckets.
+type gtAgreement struct {
+	requests, otherBucket int
+	diffs                 []float64 // span duration - measured value, seconds
+	examples              []string
+}
+
+func gtAgree(spans *groundtruth.Spans, metric string, layout groundtruth.Layout) gtAgreement {
+	var a gtAgreement
+	for _, sp := range spans.All() {
+		spanMetric := gtServerMetric
+		if sp.Kind == ptrace.SpanKindClient {
+			spanMetric = gtClientMetric
+		}
+		if spanMetric != metric || !sp.HasMeasured {
+			continue
+		}
+		a.requests++
+		a.diffs = append(a.diffs, sp.Seconds()-sp.Measured)
+		if layout.Of(sp.Seconds()) != layout.Of(sp.Measured) {
+			a.otherBucket++
+			if len(a.examples) < 4 {
+				a.examples = append(a.examples, fmt.Sprintf("measured %.6f s, span %.6f s", sp.Measured, sp.Seconds()))
+			}
+		}
+	}
+	sort.Float64s(a.diffs)
+	return a
+}
+
+func (a gtAgreement) String() string {
+	if len(a.diffs) == 0 {
+		return "no measured requests"
+	}
+	q := func(f float64) float64 { return a.diffs[int(f*float64(len(a.diffs)-1))] * 1e6 }
+	return fmt.Sprintf("%d requests; span duration - measured value (µs): min %.1f, p50 %.1f, p99 %.1f, max %.1f; in another bucket: %d, e.g. %v",
+		a.requests, q(0), q(0.5), q(0.99), q(1), a.otherBucket, a.examples)
 }
 
 // gtTimedSink keeps the batches it receives and when each arrived.
@@ -496,7 +512,7 @@ func gtMatchBatches(t *testing.T, in, out []pmetric.Metrics, at []time.Time) ([]
 	moved := 0
 	for i := range in {
 		for j := range out {
-			if !used[j] && pmetrictest.CompareMetrics(in[i], gtWithoutExemplars(out[j])) == nil {
+			if !used[j] && pmetrictest.CompareMetrics(in[i], withoutExemplars(out[j])) == nil {
 				matched[i], matchedAt[i], used[j] = out[j], at[j], true
 				if i != j {
 					moved++
@@ -522,274 +538,4 @@ func gtFail(t *testing.T, what string, problems []string) {
 		}
 		t.Errorf("%s: %s", what, p)
 	}
-}
-
-// gtWithoutExemplars returns a copy of md without exemplars.
-func gtWithoutExemplars(md pmetric.Metrics) pmetric.Metrics {
-	c := pmetric.NewMetrics()
-	md.CopyTo(c)
-	rms := c.ResourceMetrics()
-	for i := 0; i < rms.Len(); i++ {
-		sms := rms.At(i).ScopeMetrics()
-		for j := 0; j < sms.Len(); j++ {
-			ms := sms.At(j).Metrics()
-			for k := 0; k < ms.Len(); k++ {
-				if ms.At(k).Type() != pmetric.MetricTypeHistogram {
-					continue
-				}
-				dps := ms.At(k).Histogram().DataPoints()
-				for d := 0; d < dps.Len(); d++ {
-					dps.At(d).Exemplars().RemoveIf(func(pmetric.Exemplar) bool { return true })
-				}
-			}
-		}
-	}
-	return c
-}
-
-// TestGroundTruthReplayAtTheEdges runs the same validation and rule replay
-// on synthetic traffic placed where the rules are subtle, which real
-// requests reach only now and then: durations within a few milliseconds of
-// a bound, requests the metric counts in the bucket below their span's,
-// spans that end just after the point that counted them (delivered before
-// or after it), and spans delivered one or two points late. Every
-// exemplar must be a candidate the rules allow, no bucket may miss one it
-// could have had, none may rank below one it could have had, and the
-// traffic must have exercised clamping, swaps, straddles (also of owed
-// buckets) and late spans.
-func TestGroundTruthReplayAtTheEdges(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if env := os.Getenv("EXEMPLAR_GROUNDTRUTH_SEED"); env != "" {
-		var err error
-		seed, err = strconv.ParseUint(env, 10, 64)
-		require.NoError(t, err)
-	}
-	t.Logf("EXEMPLAR_GROUNDTRUTH_SEED=%d", seed)
-	var total gtCheck
-	for run := range uint64(20) {
-		for _, delta := range []bool{false, true} {
-			w := gtEdgeTraffic(seed+run, delta)
-			name := fmt.Sprintf("seed=%d/delta=%t", seed+run, delta)
-			check := gtEdgeRun(t, w)
-			gtFail(t, name+": invalid exemplar", check.errors)
-			gtFail(t, name+": exemplar that is no candidate of its bucket by the replayed rules", check.unexplained)
-			gtFail(t, name+": bucket that grew or is owed an exemplar left empty although it could have had a delivered candidate", check.missed)
-			gtFail(t, name+": exemplar ranked below a candidate its bucket could have had", check.ranking)
-			total.attached += check.attached
-			total.clamped += check.clamped
-			total.swapped += check.swapped
-			total.straddled += check.straddled
-			total.straddledOwed += check.straddledOwed
-			total.late += check.late
-			total.owedFills += check.owedFills
-		}
-	}
-	t.Logf("%d exemplars: %d clamped, %d swapped, %d straddling a point (%d of them on owed buckets), %d from late spans (%d on owed buckets)",
-		total.attached, total.clamped, total.swapped, total.straddled, total.straddledOwed, total.late, total.owedFills)
-	for what, n := range map[string]int{
-		"clamped": total.clamped, "swapped": total.swapped, "straddling": total.straddled,
-		"straddling on owed buckets": total.straddledOwed, "late": total.late, "on owed buckets": total.owedFills,
-	} {
-		assert.Positive(t, n, "no exemplar %s: the traffic did not reach that rule", what)
-	}
-}
-
-// gtEdgeWorkload is synthetic traffic of one stream: per tick, the spans
-// delivered before its metrics (on time, then late ones) and the point.
-type gtEdgeWorkload struct {
-	delta   bool
-	batches [][2]ptrace.Traces // per tick: fresh, then late spans
-	points  []pmetric.Metrics
-	// measured is the value the metric counted for each span's request.
-	measured map[pcommon.SpanID]float64
-}
-
-// gtEdgeBounds are the semantic conventions' default buckets (s).
-var gtEdgeBounds = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
-
-func gtEdgeTraffic(seed uint64, delta bool) gtEdgeWorkload {
-	const ticks, perTick = 10, 10
-	rng := rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d))
-	ms := func(lo, hi float64) time.Duration {
-		return time.Duration((lo + rng.Float64()*(hi-lo)) * float64(time.Millisecond))
-	}
-	// Point k's time; point times are in the past, as spans and metrics
-	// reach a collector.
-	base := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
-	at := func(k int) time.Time { return base.Add(time.Duration(k+1) * time.Second) }
-
-	type req struct {
-		id        uint64
-		end       time.Time
-		dur       time.Duration
-		counted   int // the point whose interval counted it
-		deliverAt int // the tick before whose metrics the span arrives
-		measured  float64
-	}
-	var reqs []req
-	for k := range ticks - 2 {
-		for range perTick {
-			r := req{id: uint64(len(reqs) + 1), counted: k}
-			bound := time.Duration(gtEdgeBounds[rng.IntN(8)] * float64(time.Second))
-			r.dur = bound + ms(-3, 3)
-			// Measured a little before the span ended: sometimes by enough
-			// to count it in the bucket below its span's.
-			measured := r.dur - ms(0, 0.3)
-			if rng.IntN(3) == 0 {
-				measured = r.dur - ms(0, 2.5)
-			}
-			r.measured = measured.Seconds()
-			// Counted within the interval, the span ending up to 3 ms
-			// later: after the point, often, when counted just before it.
-			countedAt := at(k - 1).Add(ms(1, 999))
-			if rng.IntN(4) == 0 {
-				countedAt = at(k).Add(-ms(0, 1.5))
-			}
-			r.end = countedAt.Add(ms(0, 3))
-			// Most reach the collector before the metric export that
-			// counted them; a span that ended after the point, less often.
-			r.deliverAt = k
-			if straddles := r.end.After(at(k)); (straddles && rng.IntN(3) != 0) || (!straddles && rng.IntN(4) == 0) {
-				r.deliverAt = k + 1
-			}
-			if rng.IntN(4) == 0 {
-				r.deliverAt += 1 + rng.IntN(2) // late
-			}
-			reqs = append(reqs, r)
-		}
-	}
-
-	w := gtEdgeWorkload{delta: delta, measured: map[pcommon.SpanID]float64{}}
-	counts := make([]uint64, len(gtEdgeBounds)+1)
-	for k := range ticks {
-		if delta {
-			clear(counts)
-		}
-		fresh, late := ptrace.NewTraces(), ptrace.NewTraces()
-		for _, r := range reqs {
-			if r.counted == k {
-				counts[gtBucket(gtEdgeBounds, r.measured)]++
-			}
-			if r.deliverAt != k {
-				continue
-			}
-			td := fresh
-			if k > 0 && !r.end.After(at(k-1)) {
-				td = late
-			}
-			gtEdgeSpan(td, r.id, r.end, r.dur)
-			var sid pcommon.SpanID
-			binary.BigEndian.PutUint64(sid[:], r.id)
-			w.measured[sid] = r.measured
-		}
-		start := base.Add(-time.Minute)
-		if delta && k > 0 {
-			start = at(k - 1)
-		} else if delta {
-			start = base
-		}
-		w.batches = append(w.batches, [2]ptrace.Traces{fresh, late})
-		w.points = append(w.points, gtEdgePoint(delta, start, at(k), counts))
-	}
-	return w
-}
-
-func gtEdgeResource(res pcommon.Map) {
-	res.PutStr("service.namespace", "groundtruth")
-	res.PutStr("service.name", "edge")
-	res.PutStr("service.instance.id", "edge-1")
-}
-
-func gtEdgeAttributes(attrs pcommon.Map) {
-	attrs.PutStr("http.request.method", "GET")
-	attrs.PutStr("http.route", "/a")
-	attrs.PutInt("http.response.status_code", 200)
-}
-
-func gtEdgeSpan(td ptrace.Traces, id uint64, end time.Time, d time.Duration) {
-	if td.ResourceSpans().Len() == 0 {
-		gtEdgeResource(td.ResourceSpans().AppendEmpty().Resource().Attributes())
-		td.ResourceSpans().At(0).ScopeSpans().AppendEmpty()
-	}
-	sp := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().AppendEmpty()
-	var tid pcommon.TraceID
-	var sid pcommon.SpanID
-	binary.BigEndian.PutUint64(tid[8:], id)
-	binary.BigEndian.PutUint64(sid[:], id)
-	sp.SetTraceID(tid)
-	sp.SetSpanID(sid)
-	sp.SetName("GET /a")
-	sp.SetKind(ptrace.SpanKindServer)
-	sp.SetStartTimestamp(pcommon.NewTimestampFromTime(end.Add(-d)))
-	sp.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
-	gtEdgeAttributes(sp.Attributes())
-}
-
-func gtEdgePoint(delta bool, start, at time.Time, counts []uint64) pmetric.Metrics {
-	md := pmetric.NewMetrics()
-	rm := md.ResourceMetrics().AppendEmpty()
-	gtEdgeResource(rm.Resource().Attributes())
-	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
-	m.SetName(gtServerMetric)
-	m.SetUnit("s")
-	h := m.SetEmptyHistogram()
-	h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-	if delta {
-		h.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
-	}
-	dp := h.DataPoints().AppendEmpty()
-	gtEdgeAttributes(dp.Attributes())
-	dp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
-	dp.SetTimestamp(pcommon.NewTimestampFromTime(at))
-	dp.ExplicitBounds().FromRaw(gtEdgeBounds)
-	dp.BucketCounts().FromRaw(counts)
-	var n uint64
-	for _, c := range counts {
-		n += c
-	}
-	dp.SetCount(n)
-	return md
-}
-
-// gtEdgeRun sends w through a processor and checks what it attached.
-func gtEdgeRun(t *testing.T, w gtEdgeWorkload) *gtCheck {
-	t.Helper()
-	ctx := context.Background()
-	f := exemplarprocessor.NewFactory()
-	set := processortest.NewNopSettings(f.Type())
-	tracesSink, metricsSink := &consumertest.TracesSink{}, &consumertest.MetricsSink{}
-	tp, err := f.CreateTraces(ctx, set, gtConfig(), tracesSink)
-	require.NoError(t, err)
-	mp, err := f.CreateMetrics(ctx, set, gtConfig(), metricsSink)
-	require.NoError(t, err)
-	require.NoError(t, tp.Start(ctx, componenttest.NewNopHost()))
-	require.NoError(t, mp.Start(ctx, componenttest.NewNopHost()))
-	defer func() {
-		assert.NoError(t, tp.Shutdown(ctx))
-		assert.NoError(t, mp.Shutdown(ctx))
-	}()
-	spans := map[pcommon.SpanID]*gtSpanInfo{}
-	in := make([]pmetric.Metrics, 0, len(w.points))
-	for k, md := range w.points {
-		for _, td := range w.batches[k] {
-			if td.SpanCount() == 0 {
-				continue
-			}
-			gtSpanInfos(td, k, spans)
-			require.NoError(t, tp.ConsumeTraces(ctx, td))
-		}
-		clone := pmetric.NewMetrics()
-		md.CopyTo(clone)
-		in = append(in, clone)
-		require.NoError(t, mp.ConsumeMetrics(ctx, md))
-	}
-	for id, v := range w.measured {
-		spans[id].measured, spans[id].hasMeasured = v, true
-	}
-	out := metricsSink.AllMetrics()
-	require.Len(t, out, len(in))
-	check := newGTCheck(spans, gtConfig().Exemplars.DurationTolerance)
-	check.validate(gtStreams(in), gtStreams(out))
-	check.completeness(gtStreams(out))
-	return check
 }

@@ -34,6 +34,12 @@ import (
 // otelhttp and the OpenTelemetry Go SDK. The same request plan is recorded
 // once per exemplar filter.
 
+// The two request-duration metrics otelhttp records.
+const (
+	gtServerMetric = "http.server.request.duration"
+	gtClientMetric = "http.client.request.duration"
+)
+
 // gtRequest is one planned request.
 type gtRequest struct {
 	at       time.Duration // when the frontend sends it, from the run start

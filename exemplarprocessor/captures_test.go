@@ -1,0 +1,232 @@
+// Copyright The otelcol-exemplar Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package exemplarprocessor_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/pmetrictest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor"
+	"github.com/otelcol-exemplar/otelcol-exemplar/internal/groundtruth"
+)
+
+// capturesDir holds what real SDKs sent to a collector, one directory per
+// workload (its README says how each was recorded).
+// EXEMPLAR_CAPTURES_DIR replays another directory of captures instead.
+const capturesDir = "../testdata/captures"
+
+// What every capture must reach, per metric.
+const (
+	minCoverage     = 0.95
+	maxStandInShare = 0.05
+)
+
+// TestCaptures replays every recorded SDK workload through a traces and a
+// metrics processor of one component ID, with the default configuration
+// and a clock set to each batch's modelled arrival, and judges every
+// exemplar the processor attached with the ground-truth model, never with
+// the processor's own code. Per capture and metric: no exemplar breaks a
+// rule; at least 95 % of the grown buckets the capture's spans could
+// honestly fill are covered; at most 5 % of the attached exemplars are
+// stand-ins (a value that is not their span's own duration).
+func TestCaptures(t *testing.T) {
+	root := capturesDir
+	if env := os.Getenv("EXEMPLAR_CAPTURES_DIR"); env != "" {
+		root = env
+	}
+	entries, err := os.ReadDir(root)
+	require.NoError(t, err)
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, filepath.Join(root, e.Name()))
+		}
+	}
+	require.NotEmpty(t, dirs, "no capture under %s", root)
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			c, err := groundtruth.LoadCapture(dir)
+			require.NoError(t, err)
+			spans, in, out := replayCapture(t, c)
+			judge := groundtruth.NewJudge(spans, in, out, groundtruth.DefaultSkews())
+			rep := judge.Run()
+			for _, cal := range judge.Calibrate() {
+				t.Logf("skew calibration: %s", cal)
+			}
+			logReport(t, c.Name, rep)
+			assertReport(t, c.Name, rep)
+		})
+	}
+}
+
+// replayCapture sends the capture's batches through the processor in the
+// order they are modelled to arrive, the clock at each arrival, and
+// returns the spans (delivered at their batch's position) and the metrics
+// as fed and as passed on. Nothing may be lost and nothing but exemplars
+// changed.
+func replayCapture(t *testing.T, c *groundtruth.Capture) (*groundtruth.Spans, *groundtruth.Streams, *groundtruth.Streams) {
+	t.Helper()
+	ctx := context.Background()
+	var mu sync.Mutex
+	var now time.Time
+	f := exemplarprocessor.NewFactoryWithClock(func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	})
+	set := processortest.NewNopSettings(f.Type())
+	tracesSink, metricsSink := &consumertest.TracesSink{}, &consumertest.MetricsSink{}
+	tp, err := f.CreateTraces(ctx, set, f.CreateDefaultConfig(), tracesSink)
+	require.NoError(t, err)
+	mp, err := f.CreateMetrics(ctx, set, f.CreateDefaultConfig(), metricsSink)
+	require.NoError(t, err)
+	require.NoError(t, tp.Start(ctx, componenttest.NewNopHost()))
+	require.NoError(t, mp.Start(ctx, componenttest.NewNopHost()))
+
+	spans := groundtruth.NewSpans()
+	var fed []pmetric.Metrics
+	var ticks []int
+	spansIn, pointsIn := 0, 0
+	for tick, a := range c.Schedule() {
+		mu.Lock()
+		now = a.At
+		mu.Unlock()
+		switch a.Signal {
+		case groundtruth.SignalTraces:
+			td := ptrace.NewTraces()
+			c.Traces[a.Index].CopyTo(td)
+			spans.Add(td, tick)
+			spansIn += td.SpanCount()
+			require.NoError(t, tp.ConsumeTraces(ctx, td), "traces batch %d", a.Index)
+		case groundtruth.SignalMetrics:
+			md := pmetric.NewMetrics()
+			c.Metrics[a.Index].CopyTo(md)
+			fed, ticks = append(fed, c.Metrics[a.Index]), append(ticks, tick)
+			pointsIn += md.DataPointCount()
+			require.NoError(t, mp.ConsumeMetrics(ctx, md), "metrics batch %d", a.Index)
+		}
+	}
+	require.NoError(t, tp.Shutdown(ctx))
+	require.NoError(t, mp.Shutdown(ctx))
+
+	require.Equal(t, spansIn, tracesSink.SpanCount(), "spans in = spans out")
+	passed := metricsSink.AllMetrics()
+	require.Len(t, passed, len(fed), "metrics batches in = out")
+	pointsOut := 0
+	in, out := groundtruth.NewStreams(), groundtruth.NewStreams()
+	for i := range fed {
+		pointsOut += passed[i].DataPointCount()
+		require.NoError(t, pmetrictest.CompareMetrics(withoutExemplars(fed[i]), withoutExemplars(passed[i])),
+			"metrics batch %d changed beyond exemplars", i)
+		in.Add(fed[i], ticks[i])
+		out.Add(passed[i], ticks[i])
+	}
+	require.Equal(t, pointsIn, pointsOut, "points in = points out")
+	t.Logf("replayed %d span batches (%d spans, %d distinct) and %d metrics batches (%d points)",
+		len(c.Traces), spansIn, len(spans.All()), len(fed), pointsIn)
+	return spans, in, out
+}
+
+// withoutExemplars returns a copy of md without exemplars on any histogram.
+func withoutExemplars(md pmetric.Metrics) pmetric.Metrics {
+	c := pmetric.NewMetrics()
+	md.CopyTo(c)
+	none := func(pmetric.Exemplar) bool { return true }
+	rms := c.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		sms := rms.At(i).ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			ms := sms.At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				switch m := ms.At(k); m.Type() {
+				case pmetric.MetricTypeHistogram:
+					for d := 0; d < m.Histogram().DataPoints().Len(); d++ {
+						m.Histogram().DataPoints().At(d).Exemplars().RemoveIf(none)
+					}
+				case pmetric.MetricTypeExponentialHistogram:
+					for d := 0; d < m.ExponentialHistogram().DataPoints().Len(); d++ {
+						m.ExponentialHistogram().DataPoints().At(d).Exemplars().RemoveIf(none)
+					}
+				default:
+				}
+			}
+		}
+	}
+	return c
+}
+
+// logReport prints the capture's table: per metric, grown buckets, those
+// the capture's spans could honestly fill, those covered, and what the
+// processor attached.
+func logReport(t *testing.T, capture string, rep *groundtruth.Report) {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n%-30s %6s %9s %7s %8s %8s %7s %9s %8s %4s %9s\n", capture,
+		"metric", "grown", "matchable", "covered", "coverage", "attached", "invalid", "stand-ins", "share", "sdk", "traceless")
+	for _, m := range rep.Metrics() {
+		fmt.Fprintf(&b, "%-30s %6d %9d %7d %8.4f %8d %7d %9d %8.4f %4d %9d\n", m.Metric,
+			m.Grown, m.Matchable, m.Covered, m.Coverage(), m.Attached, m.Invalid, m.StandIns, m.StandInShare(), m.SDK, m.Traceless)
+	}
+	t.Log(b.String())
+	for _, m := range rep.Metrics() {
+		if len(m.Unmatchable) > 0 {
+			t.Logf("%s %s: grown buckets no span of the capture can honestly fill: %v", capture, m.Metric, m.Unmatchable)
+		}
+		for _, u := range m.Uncovered {
+			t.Logf("%s %s: matchable, not covered: %s", capture, m.Metric, u)
+		}
+	}
+	byRule := map[string]int{}
+	for _, f := range rep.Findings {
+		byRule[f.Metric+" "+f.Rule]++
+	}
+	keys := make([]string, 0, len(byRule))
+	for k := range byRule {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Logf("%s: invalid exemplars by rule: %s: %d", capture, k, byRule[k])
+	}
+}
+
+// assertReport holds every metric to the promise: no invalid exemplar, and
+// to the coverage and stand-in bounds; each failure names the exemplar and
+// the rule it broke.
+func assertReport(t *testing.T, capture string, rep *groundtruth.Report) {
+	t.Helper()
+	for i, f := range rep.Findings {
+		if i == 20 {
+			t.Errorf("%s: %d more invalid exemplars", capture, len(rep.Findings)-i)
+			break
+		}
+		t.Errorf("%s: invalid exemplar %s", capture, f)
+	}
+	for _, m := range rep.Metrics() {
+		if m.Matchable > 0 {
+			assert.GreaterOrEqual(t, m.Coverage(), minCoverage, "%s %s: %d of %d matchable grown buckets covered",
+				capture, m.Metric, m.Covered, m.Matchable)
+		}
+		if m.Attached > 0 {
+			assert.LessOrEqual(t, m.StandInShare(), maxStandInShare, "%s %s: %d of %d attached exemplars are stand-ins",
+				capture, m.Metric, m.StandIns, m.Attached)
+		}
+	}
+}

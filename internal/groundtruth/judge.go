@@ -1,0 +1,329 @@
+// Copyright The otelcol-exemplar Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package groundtruth // import "github.com/otelcol-exemplar/otelcol-exemplar/internal/groundtruth"
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+)
+
+// Rules an exemplar can break, as findings name them.
+const (
+	RuleNoRule    = "no-rule"        // attached to a metric no default rule selects
+	RuleUnit      = "unit"           // attached to a metric whose unit is no duration
+	RuleNoIDs     = "no-ids"         // attached without a trace or span ID
+	RuleNoSpan    = "no-span"        // names no span of the workload
+	RuleService   = "service"        // the span is another service's
+	RuleKind      = "kind"           // the span's kind is not the metric's
+	RuleAttribute = "attribute"      // a mapped point attribute differs or is missing
+	RuleTimestamp = "timestamp"      // the timestamp is not the span's end
+	RuleWindow    = "window"         // the span did not end inside the point's window
+	RuleBucket    = "bucket"         // the value's bucket did not grow, or no bucket holds it
+	RuleLate      = "late"           // a late span on a bucket that neither grew nor is owed one
+	RuleValue     = "value"          // the value is neither the duration nor a stand-in's bound
+	RuleSkew      = "stand-in-skew"  // a stand-in beyond the instrumentation's skew
+	RuleEvidence  = "stand-in-count" // a stand-in whose own bucket counted every such span
+	RuleBackwards = "backwards"      // older than an earlier exemplar of its bucket
+	RulePerBucket = "per-bucket"     // more than one exemplar on a bucket
+	RulePerSpan   = "per-span"       // one span explains several buckets of a point
+	RuleKept      = "sdk-kept"       // an SDK exemplar naming a span was dropped
+	RulePoints    = "points"         // the stream's points changed
+)
+
+// relTolerance is how close an exemplar value must be to the span's
+// duration, or to a bucket bound, relative to it.
+const relTolerance = 1e-9
+
+// Finding is one exemplar that broke a rule.
+type Finding struct {
+	Rule, Metric, Stream string
+	Point                int
+	Bucket, Span, Detail string
+}
+
+func (f Finding) String() string {
+	return fmt.Sprintf("[%s] metric %s stream %s point %d bucket %s span %s: %s", f.Rule, f.Metric, f.Stream, f.Point, f.Bucket, f.Span, f.Detail)
+}
+
+// MetricReport sums up one metric of a workload.
+type MetricReport struct {
+	Metric string
+	// Grown buckets: a delta point's non-zero buckets, a cumulative
+	// point's buckets that grew. Matchable: as many of them as the
+	// workload's spans can honestly fill at once (one span per bucket of a
+	// point), delivered before the point or, on a cumulative stream, before
+	// a later point of it while the bucket is still owed (no point between
+	// grew with a span of its own to take the bucket's one exemplar). Covered: the
+	// matchable ones carrying a valid exemplar of their window (on a later
+	// point, for a recovered late span).
+	Grown, Matchable, Covered int
+	// Attached: exemplars the processor added; Invalid: those breaking a
+	// rule; StandIns: those whose value is not their span's own duration.
+	Attached, Invalid, StandIns int
+	// SDK: exemplars that came with the points; Traceless: of those, the
+	// ones naming no span.
+	SDK, Traceless int
+	// Uncovered shows a few matchable buckets left without an exemplar;
+	// Unmatchable counts the grown buckets that are not matchable, by why.
+	Uncovered   []string
+	Unmatchable map[string]int
+}
+
+// maxExamples bounds the examples a report keeps per metric.
+const maxExamples = 5
+
+// Coverage is the share of matchable grown buckets covered (NaN without).
+func (m *MetricReport) Coverage() float64 { return ratio(m.Covered, m.Matchable) }
+
+// StandInShare is the share of attached exemplars that are stand-ins.
+func (m *MetricReport) StandInShare() float64 { return ratio(m.StandIns, m.Attached) }
+
+func ratio(n, d int) float64 {
+	if d == 0 {
+		return math.NaN()
+	}
+	return float64(n) / float64(d)
+}
+
+// Report is what the judge found.
+type Report struct {
+	Findings []Finding
+	byMetric map[string]*MetricReport
+}
+
+// Metrics returns the per-metric reports, by metric name.
+func (r *Report) Metrics() []*MetricReport {
+	out := make([]*MetricReport, 0, len(r.byMetric))
+	for _, m := range r.byMetric {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Metric < out[j].Metric })
+	return out
+}
+
+// Metric returns the report of one metric (zero when it had no stream).
+func (r *Report) Metric(name string) *MetricReport {
+	if m, ok := r.byMetric[name]; ok {
+		return m
+	}
+	return &MetricReport{Metric: name}
+}
+
+func (r *Report) metric(name string) *MetricReport {
+	m, ok := r.byMetric[name]
+	if !ok {
+		m = &MetricReport{Metric: name}
+		r.byMetric[name] = m
+	}
+	return m
+}
+
+// Judge judges the exemplars a processor attached to a replayed workload
+// against every span of it, with its own rules, and measures how many of
+// the buckets that could honestly have one got one.
+type Judge struct {
+	spans   *Spans
+	in, out *Streams
+	skews   Skews
+	// joined caches, per stream, the spans that join its points, by end.
+	joined  map[*Stream][]*Span
+	windows map[windowKey]*window
+	// invalid marks the processor's exemplars that broke a rule.
+	invalid map[exemplarRef]bool
+	// claims caches whether a point's own growth claims a bucket.
+	claims map[slotKey]bool
+}
+
+type exemplarRef struct {
+	s    *Stream
+	k, i int
+}
+
+// NewJudge returns a judge of out (what the processor passed on) against in
+// (what it received) and the workload's spans.
+func NewJudge(spans *Spans, in, out *Streams, skews Skews) *Judge {
+	return &Judge{
+		spans: spans, in: in, out: out, skews: skews,
+		joined: map[*Stream][]*Span{}, windows: map[windowKey]*window{}, invalid: map[exemplarRef]bool{},
+		claims: map[slotKey]bool{},
+	}
+}
+
+// Run judges every exemplar and measures the coverage.
+func (j *Judge) Run() *Report {
+	rep := &Report{byMetric: map[string]*MetricReport{}}
+	for _, s := range j.out.All() {
+		j.judgeStream(rep, s)
+	}
+	for _, s := range j.out.All() {
+		if s.HasRule && s.UnitNanos > 0 && j.in.ByID(s.ID) != nil {
+			j.coverage(rep.metric(s.Metric), s)
+		}
+	}
+	sort.SliceStable(rep.Findings, func(a, b int) bool {
+		fa, fb := rep.Findings[a], rep.Findings[b]
+		if fa.Metric != fb.Metric {
+			return fa.Metric < fb.Metric
+		}
+		if fa.Stream != fb.Stream {
+			return fa.Stream < fb.Stream
+		}
+		return fa.Point < fb.Point
+	})
+	return rep
+}
+
+// joinedOf returns the spans that join s's points, sorted by end.
+func (j *Judge) joinedOf(s *Stream) []*Span {
+	if list, ok := j.joined[s]; ok {
+		return list
+	}
+	var list []*Span
+	for _, sp := range j.spans.All() {
+		if ok, _ := s.Match(sp); ok {
+			list = append(list, sp)
+		}
+	}
+	sort.SliceStable(list, func(a, b int) bool { return list[a].End < list[b].End })
+	j.joined[s] = list
+	return list
+}
+
+// judgeStream judges every exemplar of one stream that the input did not
+// have, point by point.
+func (j *Judge) judgeStream(rep *Report, s *Stream) {
+	src := j.in.ByID(s.ID)
+	if src == nil || len(src.Points) != len(s.Points) {
+		rep.Findings = append(rep.Findings, Finding{Rule: RulePoints, Metric: s.Metric, Stream: s.ID, Point: -1, Detail: "the stream's points differ from the input's"})
+		return
+	}
+	if !s.HasRule && !addedAny(src, s) {
+		return // no rule, nothing attached: nothing to judge or count
+	}
+	mr := rep.metric(s.Metric)
+	last := map[BucketID]Exemplar{}
+	for k, p := range s.Points {
+		given := src.Points[k].Exemplars
+		rep.Findings = append(rep.Findings, j.pointRules(s, k, given)...)
+		for i, ex := range p.Exemplars {
+			if slices.Contains(given, ex) {
+				continue
+			}
+			mr.Attached++
+			fs, standIn := j.exemplar(s, k, ex)
+			fs = append(fs, backwards(s, k, ex, last)...)
+			if standIn {
+				mr.StandIns++
+			}
+			if len(fs) > 0 || j.invalid[exemplarRef{s, k, i}] {
+				mr.Invalid++
+				j.invalid[exemplarRef{s, k, i}] = true
+			}
+			rep.Findings = append(rep.Findings, fs...)
+		}
+		for _, ex := range given {
+			mr.SDK++
+			if !ex.HasIDs() {
+				mr.Traceless++
+			}
+		}
+		for _, ex := range p.Exemplars {
+			if id := p.Layout.ID(ex.Bucket); ex.HasIDs() && ex.Bucket >= 0 && ex.TS >= last[id].TS {
+				last[id] = ex
+			}
+		}
+	}
+}
+
+// addedAny reports whether out carries an exemplar in did not.
+func addedAny(in, out *Stream) bool {
+	for k, p := range out.Points {
+		for _, ex := range p.Exemplars {
+			if !slices.Contains(in.Points[k].Exemplars, ex) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// finding starts a finding about exemplar ex of point k of s.
+func finding(s *Stream, k int, ex Exemplar, rule, detail string) Finding {
+	bucket := "none"
+	if ex.Bucket >= 0 {
+		bucket = s.Points[k].Layout.Describe(ex.Bucket)
+	}
+	return Finding{
+		Rule: rule, Metric: s.Metric, Stream: s.ID, Point: k, Bucket: bucket,
+		Span: fmt.Sprintf("%s/%s", ex.TraceID, ex.SpanID), Detail: detail,
+	}
+}
+
+// backwards checks that ex is newer than every earlier exemplar of its
+// bucket in the stream (Prometheus drops older ones); re-sending the same
+// exemplar is no step back.
+func backwards(s *Stream, k int, ex Exemplar, last map[BucketID]Exemplar) []Finding {
+	if ex.Bucket < 0 {
+		return nil
+	}
+	prev, ok := last[s.Points[k].Layout.ID(ex.Bucket)]
+	if !ok || ex.TS > prev.TS || ex == prev {
+		return nil
+	}
+	return []Finding{finding(s, k, ex, RuleBackwards, fmt.Sprintf("timestamp %d is not after %d of the bucket's earlier exemplar (span %s)", ex.TS, prev.TS, prev.SpanID))}
+}
+
+// pointRules checks point k as a whole: at most one exemplar per bucket,
+// one bucket per span, and every SDK exemplar naming a span kept. The
+// processor's exemplars involved are marked invalid.
+func (j *Judge) pointRules(s *Stream, k int, given []Exemplar) []Finding {
+	var fs []Finding
+	p := s.Points[k]
+	perBucket, perSpan := map[int][]int{}, map[[2]string][]int{}
+	for i, ex := range p.Exemplars {
+		perBucket[ex.Bucket] = append(perBucket[ex.Bucket], i)
+		if ex.HasIDs() {
+			id := [2]string{ex.TraceID.String(), ex.SpanID.String()}
+			perSpan[id] = append(perSpan[id], i)
+		}
+	}
+	for _, idx := range perBucket {
+		if len(idx) > 1 {
+			fs = append(fs, j.markAdded(s, k, given, violation{idx, RulePerBucket, fmt.Sprintf("%d exemplars on one bucket", len(idx))})...)
+		}
+	}
+	for _, idx := range perSpan {
+		if len(idx) > 1 && p.Exemplars[idx[0]].Bucket != p.Exemplars[idx[1]].Bucket {
+			fs = append(fs, j.markAdded(s, k, given, violation{idx, RulePerSpan, fmt.Sprintf("the span is the exemplar of %d buckets of the point", len(idx))})...)
+		}
+	}
+	for _, ex := range given {
+		if ex.HasIDs() && !slices.Contains(p.Exemplars, ex) {
+			fs = append(fs, finding(s, k, ex, RuleKept, "an SDK exemplar naming a span was removed"))
+		}
+	}
+	return fs
+}
+
+// violation is a rule that exemplars idx of a point break together.
+type violation struct {
+	idx          []int
+	rule, detail string
+}
+
+// markAdded reports the processor's exemplars among v.idx as breaking v.rule.
+func (j *Judge) markAdded(s *Stream, k int, given []Exemplar, v violation) []Finding {
+	var fs []Finding
+	for _, i := range v.idx {
+		ex := s.Points[k].Exemplars[i]
+		if slices.Contains(given, ex) {
+			continue
+		}
+		j.invalid[exemplarRef{s, k, i}] = true
+		fs = append(fs, finding(s, k, ex, v.rule, v.detail))
+	}
+	return fs
+}
