@@ -67,6 +67,7 @@ func TestLateSpans(t *testing.T) {
 			if !tc.early {
 				f.add(tc.late...)
 			}
+			f.add(decoy(99, 7*msec, 12500*msec))
 			f.enrich(p, 21*sec)
 			assert.Equal(t, tc.want, byBucket(p))
 		})

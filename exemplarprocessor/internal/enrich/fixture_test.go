@@ -58,6 +58,15 @@ type sp struct {
 	otherGroup bool                 // another route: never a candidate
 }
 
+// decoy is span n of duration dur that is no candidate of any point of the
+// tests (it ends ten minutes in) but makes a walk read its duration class: a
+// list whose spans all ended before a window or a bucket's last exemplar, or
+// arrived too early, is skipped from its head alone, which would hide the
+// rule a test means to check span by span.
+func decoy(n uint64, dur, arrive time.Duration) sp {
+	return sp{n: n, end: 10 * time.Minute, dur: dur, arrive: arrive}
+}
+
 type fixture struct {
 	t      *testing.T
 	idx    *spanindex.Index

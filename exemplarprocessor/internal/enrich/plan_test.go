@@ -60,7 +60,7 @@ func TestBucketChoice(t *testing.T) {
 			name: "continuing: a span that ended before the previous point and arrived before it is not a candidate",
 			steps: []step{
 				{add: []sp{{n: 5, end: 8 * sec, dur: 15 * msec}}, point: cumulative(0, 10*sec, 0, 0, 0, 0, 0, 0, 0, 0, 0)},
-				{point: cumulative(0, 20*sec, 0, 0, 1, 0, 0, 0, 0, 0, 0)},
+				{add: []sp{decoy(99, 15*msec, 12*sec)}, point: cumulative(0, 20*sec, 0, 0, 1, 0, 0, 0, 0, 0, 0)},
 			},
 			want:     map[int]uint64{},
 			reason:   ReasonNoSpan,
@@ -90,6 +90,15 @@ func TestBucketChoice(t *testing.T) {
 			steps: []step{
 				{add: []sp{{n: 8, end: 8 * sec, dur: 15 * msec}}, point: cumulative(0, 10*sec, 0, 1, 0, 0, 0, 0, 0, 0, 0)},
 				{point: explicitWith([]float64{5, 10, 25, 50, 75, 100, 250, 500, 1000}, true, 0, 20*sec, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0)},
+			},
+			want:     map[int]uint64{2: 8},
+			unfilled: 1,
+		},
+		{
+			name: "changed bounds, as many buckets: afresh",
+			steps: []step{
+				{add: []sp{{n: 8, end: 8 * sec, dur: 15 * msec}}, point: cumulative(0, 10*sec, 0, 1, 0, 0, 0, 0, 0, 0, 0)},
+				{point: explicitWith([]float64{5, 10, 20, 50, 75, 100, 250, 500}, true, 0, 20*sec, 0, 1, 1, 0, 0, 0, 0, 0, 0)},
 			},
 			want:     map[int]uint64{2: 8},
 			unfilled: 1,

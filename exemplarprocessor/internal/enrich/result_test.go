@@ -67,12 +67,16 @@ func TestExactSpans(t *testing.T) {
 		exact  Exact
 		sum    float64 // the point's sum; it counts one request
 		also   int     // another bucket that counted a request (0: none)
-		want   map[int]uint64
-		value  float64
-		result Result
+		named  uint64  // the span the point names (0: span 1)
+		// value is the value of the exemplar of span valueOf (0: named).
+		valueOf uint64
+		want    map[int]uint64
+		value   float64
+		result  Result
 	}{
 		{name: "value from the span's duration", exact: Exact{}, want: map[int]uint64{2: 1}, value: 15, result: Result{Exact: 1}},
 		{name: "value known by the caller", exact: Exact{Value: 7.5, HasValue: true}, want: map[int]uint64{1: 1}, value: 7.5, result: Result{Exact: 1}},
+		{name: "ended before the window: not the point's", named: 4, exact: Exact{Value: 7.5, HasValue: true}, want: map[int]uint64{1: 2}, valueOf: 2, value: 8, result: Result{Matched: 1}},
 		{name: "value from the point's sum", sum: 8.25, want: map[int]uint64{1: 1}, value: 8.25, result: Result{Exact: 1}},
 		{name: "with a rule, other spans fill other buckets", also: 1, want: map[int]uint64{1: 2, 2: 1}, value: 15, result: Result{Exact: 1, Matched: 1}},
 		{name: "no rule: only the point's own span joins", noRule: true, also: 1, want: map[int]uint64{2: 1}, value: 15, result: Result{Exact: 1, Unfilled: 1}},
@@ -84,7 +88,7 @@ func TestExactSpans(t *testing.T) {
 			if tc.slot {
 				f.params.ValueSlot, f.params.UnitNanos = 0, 0
 			}
-			f.add(sp{n: 1, end: 12 * sec, dur: 15 * msec}, sp{n: 2, end: 18 * sec, dur: 8 * msec}, sp{n: 3, end: 19 * sec, dur: 14 * msec})
+			f.add(sp{n: 4, end: 5 * sec, dur: 15 * msec}, sp{n: 1, end: 12 * sec, dur: 15 * msec}, sp{n: 2, end: 18 * sec, dur: 8 * msec}, sp{n: 3, end: 19 * sec, dur: 14 * msec})
 			p := delta(10*sec, 20*sec, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 			b := p.Layout.Of(15)
 			if tc.exact.HasValue {
@@ -98,16 +102,41 @@ func TestExactSpans(t *testing.T) {
 			if tc.also != 0 {
 				p.Counts[tc.also], p.Count = 1, 2
 			}
-			x := f.exact(1)
+			named := tc.named
+			if named == 0 {
+				named = 1
+			}
+			x := f.exact(named)
 			x.Value, x.HasValue = tc.exact.Value, tc.exact.HasValue
 			res := f.enrich(p, 21*sec, x)
 			assert.Equal(t, tc.want, byBucket(p))
 			if len(tc.want) > 0 {
-				assert.InDelta(t, tc.value, exemplarOf(t, p, 1).DoubleValue(), 1e-9)
+				valueOf := tc.valueOf
+				if valueOf == 0 {
+					valueOf = named
+				}
+				assert.InDelta(t, tc.value, exemplarOf(t, p, valueOf).DoubleValue(), 1e-9)
 			}
 			assert.Equal(t, tc.result, res)
 		})
 	}
+}
+
+// On a continuing point that counted one more request, the observation's
+// value is the growth of the sum.
+func TestExactValueOfAContinuingPoint(t *testing.T) {
+	f := newFixture(t)
+	first := cumulative(0, 10*sec, 1, 0, 0, 0, 0, 0, 0, 0, 0)
+	first.HasSum, first.Sum = true, 4
+	f.run(step{add: []sp{{n: 5, end: 5 * sec, dur: 4 * msec}}, point: first})
+
+	f.add(sp{n: 1, end: 15 * sec, dur: 15 * msec})
+	p := cumulative(0, 20*sec, 1, 1, 0, 0, 0, 0, 0, 0, 0)
+	p.HasSum, p.Sum = true, 4+8.25
+	res := f.enrich(p, 21*sec, f.exact(1))
+	assert.Equal(t, map[int]uint64{1: 1}, byBucket(p), "the bucket of 8.25, not of the span's 15 ms")
+	assert.InDelta(t, 8.25, exemplarOf(t, p, 1).DoubleValue(), 1e-9)
+	assert.Equal(t, Result{Exact: 1}, res)
 }
 
 // Values may come from a numeric span attribute instead of the duration:

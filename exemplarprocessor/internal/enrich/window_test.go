@@ -37,7 +37,7 @@ func TestWindowEdges(t *testing.T) {
 			t.Run(tc.name+map[bool]string{false: "/delta", true: "/cumulative"}[cum], func(t *testing.T) {
 				f := newFixture(t).tolerant(tc.tolerance)
 				p := explicitPoint(cum, 10*sec, 20*sec, 0, 1, 0, 0, 0, 0, 0, 0, 0)
-				f.run(step{add: []sp{{n: 1, end: tc.end, dur: 7 * msec}}, point: p})
+				f.run(step{add: []sp{{n: 1, end: tc.end, dur: 7 * msec}, decoy(99, 7*msec, 20900*msec)}, point: p})
 				if tc.ts == 0 {
 					assert.Zero(t, p.Exemplars.Len())
 					return
@@ -71,7 +71,7 @@ func TestExemplarTimestampsNeverGoBackwards(t *testing.T) {
 			require.Equal(t, at(9*sec), bs[1].LastExemplar)
 
 			p := cumulative(0, 20*sec, 0, 2, 0, 0, 0, 0, 0, 0, 0)
-			f.run(step{add: []sp{{n: 2, end: tc.lateEnd, dur: 7 * msec, arrive: 12 * sec}}, point: p})
+			f.run(step{add: []sp{{n: 2, end: tc.lateEnd, dur: 7 * msec, arrive: 12 * sec}, decoy(99, 7*msec, 12500*msec)}, point: p})
 			assert.Equal(t, tc.want, byBucket(p))
 		})
 	}

@@ -202,10 +202,9 @@ func TestForgottenStreamsKeepNoMemory(t *testing.T) {
 		name   string
 		forget func(tb *Table) // makes stream 1 go, stream 3 stays
 	}{
-		{"evicted for capacity", func(tb *Table) {
-			tb.Get(3, t0().Add(time.Second))
-			tb.Get(2, t0().Add(time.Second))
-		}},
+		// The new stream takes the evicted slot.
+		{"evicted for capacity", func(tb *Table) { tb.Get(2, t0().Add(51*time.Second)) }},
+		// The evicted slot waits for reuse.
 		{"expired", func(tb *Table) { tb.Get(3, t0().Add(90*time.Second)) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -216,7 +215,7 @@ func TestForgottenStreamsKeepNoMemory(t *testing.T) {
 			_, bs, _ := st.Previous()
 			bucketsGone := weak.Make(&bs[0])
 			groupsGone := weak.Make(&st.Groups().IDs[0])
-			tb.Get(3, t0())
+			tb.Get(3, t0().Add(50*time.Second))
 
 			tc.forget(tb)
 			require.False(t, has(tb, 1))
