@@ -90,3 +90,35 @@ func TestFilteredAttributesWithinTheLabelBudget(t *testing.T) {
 		})
 	}
 }
+
+// KNOWN BUG (reported to the lead): a bucket left without an exemplar only
+// by max_per_data_point found its span, yet it is counted as unfilled
+// (processor_exemplar_buckets_unfilled: "needed an exemplar and found no
+// matching span"), the point as not enriched for no_span when nothing was
+// added, and a cumulative bucket is then owed a late span. The cap is the
+// operator's choice, not a missing span.
+func TestCappedBucketsAreNotUnfilled(t *testing.T) {
+	knownBug(t, "buckets capped by max_per_data_point count as unfilled / no_span")
+	for _, tc := range []struct {
+		name     string
+		max      int
+		existing bool
+	}{
+		{"two of three added", 2, false},
+		{"none added: the existing exemplar fills the cap", 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.params.MaxPerPoint = tc.max
+			f.add(sp{n: 3, end: 12 * sec, dur: 30 * msec}, sp{n: 2, end: 13 * sec, dur: 15 * msec}, sp{n: 1, end: 14 * sec, dur: 7 * msec})
+			p := delta(10*sec, 20*sec, 0, 1, 1, 1, 0, 0, 0, 0, 0)
+			if tc.existing {
+				p.Counts[0], p.Count = 1, 4
+				sdkExemplar(p, 9, 11*sec, 3)
+			}
+			res := f.enrich(p, 21*sec)
+			assert.Zero(t, res.Unfilled, "every bucket found its span")
+			assert.NotEqual(t, ReasonNoSpan, res.Reason)
+		})
+	}
+}

@@ -62,18 +62,26 @@ func TestExemplarTimestampsNeverGoBackwards(t *testing.T) {
 		{"ended at the bucket's last exemplar", 9 * sec, map[int]uint64{}},
 		{"ended after the bucket's last exemplar", 9500 * msec, map[int]uint64{1: 2}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			first := cumulative(0, 10*sec, 0, 1, 0, 0, 0, 0, 0, 0, 0)
-			f.run(step{add: []sp{{n: 1, end: 9 * sec, dur: 7 * msec}}, point: first})
-			require.Equal(t, map[int]uint64{1: 1}, byBucket(first))
-			_, bs, _ := f.previous()
-			require.Equal(t, at(9*sec), bs[1].LastExemplar)
+		for _, reset := range []bool{false, true} {
+			t.Run(tc.name+map[bool]string{false: "", true: "/across a reset"}[reset], func(t *testing.T) {
+				f := newFixture(t)
+				first := cumulative(0, 10*sec, 0, 2, 0, 0, 0, 0, 0, 0, 0)
+				f.run(step{add: []sp{{n: 1, end: 9 * sec, dur: 7 * msec}}, point: first})
+				require.Equal(t, map[int]uint64{1: 1}, byBucket(first))
+				_, bs, _ := f.previous()
+				require.Equal(t, at(9*sec), bs[1].LastExemplar)
 
-			p := cumulative(0, 20*sec, 0, 2, 0, 0, 0, 0, 0, 0, 0)
-			f.run(step{add: []sp{{n: 2, end: tc.lateEnd, dur: 7 * msec, arrive: 12 * sec}, decoy(99, 7*msec, 12500*msec)}, point: p})
-			assert.Equal(t, tc.want, byBucket(p))
-		})
+				// A reset (a count fell) reads (start, time] again, but the
+				// bucket's series downstream is the same: still no older
+				// exemplar.
+				p := cumulative(0, 20*sec, 0, 3, 0, 0, 0, 0, 0, 0, 0)
+				if reset {
+					p = cumulative(0, 20*sec, 0, 1, 0, 0, 0, 0, 0, 0, 0)
+				}
+				f.run(step{add: []sp{{n: 2, end: tc.lateEnd, dur: 7 * msec, arrive: 12 * sec}, decoy(99, 7*msec, 12500*msec)}, point: p})
+				assert.Equal(t, tc.want, byBucket(p))
+			})
+		}
 	}
 }
 
