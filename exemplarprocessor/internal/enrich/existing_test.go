@@ -4,6 +4,7 @@
 package enrich
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -126,10 +127,10 @@ func TestDanglingExemplars(t *testing.T) {
 }
 
 // Exemplars with an empty trace or span ID (an always_on exemplar filter
-// recording outside a span) are never judged dangling, and today they fill
-// their bucket like any other. NOTE: SPEC 4.3 says such an exemplar does
-// not count as one (the bucket is filled and the traceless one removed);
-// the lead is changing this, and these cases are the ones to rewrite.
+// recording outside a span) link to nothing and the Prometheus exporter
+// drops them: they do not fill their bucket and are never judged dangling.
+// A span's exemplar takes the bucket and the traceless one goes; without a
+// span it stays.
 func TestExemplarWithoutTraceContext(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -141,23 +142,36 @@ func TestExemplarWithoutTraceContext(t *testing.T) {
 		{"no trace ID", false, true},
 	} {
 		for _, policy := range []Dangling{DanglingKeep, DanglingDrop, DanglingReplace} {
-			f := newFixture(t)
-			f.params.Dangling = policy
-			f.add(sp{n: 1, end: 95 * sec, dur: 7 * msec})
-			p := delta(90*sec, 100*sec, 0, 1, 0, 0, 0, 0, 0, 0, 0)
-			ex := p.Exemplars.AppendEmpty()
-			if tc.trace {
-				ex.SetTraceID(traceID(8))
+			for _, withSpan := range []bool{true, false} {
+				f := newFixture(t)
+				f.params.Dangling = policy
+				if withSpan {
+					f.add(sp{n: 1, end: 95 * sec, dur: 7 * msec})
+				}
+				p := delta(90*sec, 100*sec, 0, 1, 0, 0, 0, 0, 0, 0, 0)
+				ex := p.Exemplars.AppendEmpty()
+				if tc.trace {
+					ex.SetTraceID(traceID(8))
+				}
+				if tc.spanPart {
+					ex.SetSpanID(spanID(8))
+				}
+				ex.SetTimestamp(pcommon.Timestamp(at(40 * sec)))
+				ex.SetDoubleValue(7)
+				res := f.enrich(p, 101*sec)
+				what := fmt.Sprintf("%s, policy %d, span %t", tc.name, policy, withSpan)
+				assert.Equal(t, DanglingCounts{}, res.Dangling, what)
+				require.Equal(t, 1, p.Exemplars.Len(), what)
+				if withSpan {
+					assert.Equal(t, []uint64{1}, spansOf(p), "%s: the span's exemplar replaced it", what)
+					assert.Equal(t, TracelessCounts{Replaced: 1}, res.Traceless, what)
+					assert.Equal(t, ReasonNone, res.Reason, what)
+				} else {
+					assert.Equal(t, pcommon.NewTraceIDEmpty() == p.Exemplars.At(0).TraceID(), !tc.trace, "%s: kept as it came", what)
+					assert.Equal(t, TracelessCounts{Kept: 1}, res.Traceless, what)
+					assert.Equal(t, ReasonNoSpan, res.Reason, "%s: the bucket is not complete", what)
+				}
 			}
-			if tc.spanPart {
-				ex.SetSpanID(spanID(8))
-			}
-			ex.SetTimestamp(pcommon.Timestamp(at(40 * sec)))
-			ex.SetDoubleValue(7)
-			res := f.enrich(p, 101*sec)
-			assert.Equal(t, 1, p.Exemplars.Len(), "%s, policy %d: kept, no new one", tc.name, policy)
-			assert.Equal(t, DanglingCounts{}, res.Dangling, "%s, policy %d", tc.name, policy)
-			assert.Equal(t, ReasonComplete, res.Reason, "%s, policy %d", tc.name, policy)
 		}
 	}
 }

@@ -317,7 +317,7 @@ func byBucket(p *Point) map[int]uint64 {
 	for i := 0; i < p.Exemplars.Len(); i++ {
 		ex := p.Exemplars.At(i)
 		sid := ex.SpanID()
-		out[p.Layout.Of(exemplarValue(ex))] = binary.BigEndian.Uint64(sid[:])
+		out[p.Layout.Of(buckets.ExemplarValue(ex))] = binary.BigEndian.Uint64(sid[:])
 	}
 	return out
 }

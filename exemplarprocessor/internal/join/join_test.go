@@ -98,7 +98,7 @@ func (f *fixture) add(sec int64, spans ...span) {
 // to, for stream st.
 func (f *fixture) resolve(st *streams.State, res map[string]any, metric string, attrs map[string]any) []string {
 	f.t.Helper()
-	rule, ok := f.set.Lookup(metric)
+	rule, ok := f.set.Lookup("", metric)
 	require.True(f.t, ok)
 	r, a := pcommon.NewMap(), pcommon.NewMap()
 	require.NoError(f.t, r.FromRaw(res))

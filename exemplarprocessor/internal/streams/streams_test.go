@@ -23,7 +23,7 @@ func remembered(h uint64) Previous { return Previous{Start: 1, Time: h, Count: h
 
 // has reports whether the table remembers stream h, without touching it.
 func has(tb *Table, h uint64) bool {
-	_, ok := tb.byHash[h]
+	_, ok := tb.states.Peek(h)
 	return ok
 }
 
@@ -233,17 +233,22 @@ func TestForgottenStreamsKeepNoMemory(t *testing.T) {
 	}
 }
 
-// A table whose streams all went releases its slots.
-func TestEmptiedTableReleasesItsSlots(t *testing.T) {
+// Streams that went idle give their bucket arrays back, whatever comes
+// after them.
+func TestExpiredStreamsReleaseTheirBuckets(t *testing.T) {
 	tb := New(100, time.Minute)
+	var gone []weak.Pointer[Bucket]
 	for h := range uint64(100) {
-		tb.Get(h, t0()).Remember(remembered(h), make([]Bucket, 10))
+		st := tb.Get(h, t0())
+		st.Remember(remembered(h), make([]Bucket, 10))
+		gone = append(gone, weak.Make(&st.buckets[0]))
 	}
-	slotsGone := weak.Make(&tb.slots[0])
 	tb.Get(1000, t0().Add(2*time.Minute))
 	capacity, idle := tb.Evictions()
 	require.Equal(t, [2]uint64{0, 100}, [2]uint64{capacity, idle})
 	runtime.GC()
-	assert.Nil(t, slotsGone.Value(), "the slots of 100 streams released")
+	for h, w := range gone {
+		assert.Nil(t, w.Value(), "the buckets of stream %d released", h)
+	}
 	assert.Equal(t, 1, tb.Len())
 }
