@@ -91,14 +91,13 @@ func TestFilteredAttributesWithinTheLabelBudget(t *testing.T) {
 	}
 }
 
-// KNOWN BUG (reported to the lead): a bucket left without an exemplar only
-// by max_per_data_point found its span, yet it is counted as unfilled
+// A bucket left without an exemplar only by max_per_data_point found its
+// span: it is not counted as unfilled
 // (processor_exemplar_buckets_unfilled: "needed an exemplar and found no
-// matching span"), the point as not enriched for no_span when nothing was
-// added, and a cumulative bucket is then owed a late span. The cap is the
-// operator's choice, not a missing span.
+// matching span"), nor the point as no_span when nothing was added, nor is
+// a cumulative bucket then owed a late span. The cap is the operator's
+// choice, not a missing span.
 func TestCappedBucketsAreNotUnfilled(t *testing.T) {
-	knownBug(t, "buckets capped by max_per_data_point count as unfilled / no_span")
 	for _, tc := range []struct {
 		name     string
 		max      int
