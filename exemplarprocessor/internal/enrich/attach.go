@@ -20,10 +20,12 @@ type attacher struct {
 	chosen []int
 }
 
-// attach appends the exemplars of best, slowest buckets first when capped
-// (a capped bucket's assignment is undone in best), and returns how many
-// were added. kept is the number of existing exemplars the point keeps.
-func (a *attacher) attach(p *Point, best []candidate, kept int, res *Result) int {
+// attach appends the exemplars of best, slowest buckets first when capped,
+// and returns how many were added. kept is the number of existing exemplars
+// the point keeps. A bucket the cap leaves out had its span: its
+// assignment is undone in best and it needs no exemplar any more (target),
+// so it counts neither as unfilled nor as owed.
+func (a *attacher) attach(p *Point, best []candidate, target []bool, kept int, res *Result) int {
 	a.chosen = a.chosen[:0]
 	for b, c := range best {
 		if c.ok {
@@ -34,6 +36,7 @@ func (a *attacher) attach(p *Point, best []candidate, kept int, res *Result) int
 		sort.Slice(a.chosen, func(i, j int) bool { return best[a.chosen[i]].value > best[a.chosen[j]].value })
 		for _, b := range a.chosen[room:] {
 			best[b].ok = false
+			target[b] = false
 		}
 		a.chosen = a.chosen[:room]
 		sort.Ints(a.chosen)

@@ -76,7 +76,7 @@ func (e *Enricher) Enrich(in *Input) Result {
 
 	e.s.x.settle(p, &pl, m.best, &res)
 	e.s.a.r, e.s.a.params = e.r, params
-	attached := e.s.a.attach(p, m.best, e.s.x.kept, &res)
+	attached := e.s.a.attach(p, m.best, pl.target, e.s.x.kept, &res)
 	e.s.x.remove(p, m.best, &res)
 
 	e.s.out = resize(e.s.out, len(pl.target))
