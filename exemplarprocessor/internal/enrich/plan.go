@@ -146,6 +146,13 @@ func mapPrevious(prev []streams.Bucket, layout streams.Layout, from []streams.Bu
 		}
 		mergeBucket(&prev[to], pb)
 	}
+	for b := range prev {
+		// A coarse bucket whose other half got an exemplar in the interval
+		// one half was owed for had its exemplar for that interval.
+		if prev[b].Owed() && prev[b].LastExemplar > prev[b].OwedFrom {
+			prev[b].OwedFrom, prev[b].OwedTo = 0, 0
+		}
+	}
 	return true
 }
 
