@@ -6,7 +6,6 @@ package enrich
 import (
 	"encoding/binary"
 	"math"
-	"os"
 	"testing"
 	"time"
 
@@ -115,11 +114,34 @@ func groupKey(idx *spanindex.Index, route string) *spanindex.Key {
 	return k
 }
 
-// tolerant sets exemplars.duration_tolerance.
+// tolerant sets exemplars.duration_tolerance, with the timing of an
+// instrumentation nothing is known of: the metric's value of a request may
+// lie anywhere within the tolerance of its span's duration.
 func (f *fixture) tolerant(d time.Duration) *fixture {
 	f.params.Tolerance = float64(d.Nanoseconds()) / f.params.UnitNanos
 	f.params.ToleranceTime = d
+	f.params.Timing = skew{low: -d, high: d}
 	return f
+}
+
+// timed sets the instrumentation's timing: its metric value of a request
+// lies in [low, high] of the span's duration.
+func (f *fixture) timed(low, high time.Duration) *fixture {
+	f.params.Timing = skew{low: low, high: high}
+	return f
+}
+
+// skew is a Timing for the tests: the metric's value of a request lies
+// within [low, high] of its span's duration, not rounded.
+type skew struct{ low, high time.Duration }
+
+func (w skew) Admits(span time.Duration, lo, hi, unitNanos float64) bool {
+	a, b := float64(span+w.low)/unitNanos, float64(span+w.high)/unitNanos
+	return b > lo && a <= hi
+}
+
+func (w skew) SpanRange(lo, hi, unitNanos float64) (float64, float64) {
+	return lo - float64(w.high)/unitNanos, hi - float64(w.low)/unitNanos
 }
 
 func (f *fixture) advance(to time.Duration) {
@@ -208,16 +230,6 @@ func (f *fixture) previous() (streams.Previous, []streams.Bucket, bool) {
 	defer f.table.Unlock()
 	prev, bs, ok := f.table.Get(f.stream, wall(f.now)).Previous()
 	return prev, append([]streams.Bucket(nil), bs...), ok
-}
-
-// knownBug skips a test that fails today because of a reported bug, unless
-// EXEMPLAR_KNOWN_BUGS is set: run them with
-// EXEMPLAR_KNOWN_BUGS=1 go test ./exemplarprocessor/internal/...
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("EXEMPLAR_KNOWN_BUGS") == "" {
-		t.Skip("KNOWN BUG, reported to the lead: " + what + " (set EXEMPLAR_KNOWN_BUGS=1 to run)")
-	}
 }
 
 func traceID(n uint64) [16]byte {

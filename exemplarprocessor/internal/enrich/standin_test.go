@@ -14,12 +14,14 @@ import (
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/buckets"
 )
 
-// Stand-ins: a span whose duration lies within exemplars.duration_tolerance
-// outside a bucket that needs an exemplar may fill it, its value clamped
-// into the bucket. These tests pin today's rule (a symmetric tolerance, and
-// the SeenFrom / seen-whole evidence for cumulative streams); the rule is
-// about to change to a direction-aware skew per instrumentation with count
-// evidence, and these are the tests to rewrite with it.
+// Stand-ins: a span from outside a bucket that needs an exemplar may fill
+// it, its value clamped into the bucket, only where it is very likely the
+// request the bucket counted, timed differently: it ended in the window
+// since the previous point; its instrumentation's timing (direction-aware,
+// within exemplars.duration_tolerance) admits the bucket; and its own
+// bucket holds more of the window's spans than it counted. In the delta
+// points below the span's own bucket counts nothing, unless a case says
+// otherwise.
 
 // The value is the bucket's value nearest the span's duration: explicit
 // buckets are upper-inclusive, exponential bounds are computed.
@@ -79,96 +81,84 @@ func TestStandInValueIsClampedIntoAnExponentialBucket(t *testing.T) {
 	}
 }
 
-// A cumulative stream's first point counts every request since the stream
-// started, usually before this processor did (a restarted gateway): a bucket
-// with no span inside then holds requests the processor never saw, and the
-// span next to it is another request, so it must not stand in for it, then
-// or later (a late span of that time). When the processor holds a span for
-// every request counted, it may; and spans of the intervals it saw begin
-// always may. (Moved here from the processor's assignment_test.go.)
-func TestStandInOnAFirstPointOnlyWhenSeenWhole(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		counts   []uint64
-		want     map[int]uint64
-		after    bool // a third span, ending after the point
-		seenFrom time.Duration
-	}{
-		{"eight requests, two spans", []uint64{0, 5, 3, 0, 0, 0, 0, 0, 0}, map[int]uint64{2: 2}, false, 10 * sec},
-		{"two requests, two spans", []uint64{0, 1, 1, 0, 0, 0, 0, 0, 0}, map[int]uint64{1: 1, 2: 2}, false, -time.Hour},
-		// As many spans held as requests counted, but one is not the point's.
-		{"three requests, two spans before the point", []uint64{0, 2, 1, 0, 0, 0, 0, 0, 0}, map[int]uint64{2: 2}, true, 10 * sec},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t).tolerant(defaultTolerance)
-			start := -time.Hour
-			spans := []sp{
-				{n: 1, end: 7 * sec, dur: 10800 * usec, arrive: 9 * sec}, // (10,25], 0.8 ms above bucket 1
-				{n: 2, end: 8 * sec, dur: 15 * msec, arrive: 9 * sec},    // (10,25]
-			}
-			if tc.after {
-				spans = append(spans, sp{n: 5, end: 10500 * msec, dur: 15 * msec, arrive: 10500 * msec})
-			}
-			first := cumulative(start, 10*sec, tc.counts...)
-			f.run(step{add: spans, point: first, proc: 11 * sec})
-			assert.Equal(t, tc.want, byBucket(first))
-			prev, _, _ := f.previous()
-			assert.Equal(t, at(tc.seenFrom), prev.SeenFrom)
-
-			// A late span from before that point, next to bucket 1.
-			same := cumulative(start, 15*sec, tc.counts...)
-			f.run(step{add: []sp{{n: 4, end: 9500 * msec, dur: 10300 * usec, arrive: 12 * sec}}, point: same, proc: 16 * sec})
-			assert.Empty(t, byBucket(same))
-
-			// The next interval: one more request in bucket 1, whose span
-			// lasted a little longer than the metric measured.
-			next := append([]uint64(nil), tc.counts...)
-			next[1]++
-			p := cumulative(start, 20*sec, next...)
-			f.run(step{add: []sp{{n: 3, end: 17 * sec, dur: 10500 * usec}}, point: p, proc: 21 * sec})
-			assert.Equal(t, map[int]uint64{1: 3}, byBucket(p))
-			assert.Equal(t, []float64{10}, exemplarValues(p), "value clamped to the bucket's bound")
-		})
-	}
-}
-
-// On a continuing stream a span may stand in only if it ended after the
-// stream's SeenFrom: the first point's start when the processor saw it
-// whole, else its time.
-func TestStandInOnAContinuingStreamOnlyAfterSeenFrom(t *testing.T) {
+// The instrumentation's timing says in which direction, and how far, its
+// metric may differ from the span: Node.js http's metric is never shorter
+// than the span, and longer by at most about a millisecond.
+func TestStandInFollowsTheTimingsDirection(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		held []sp
+		dur  time.Duration
 		want map[int]uint64
 	}{
-		{
-			name: "first point not seen whole: a late span of its time may not stand in",
-			held: []sp{{n: 1, end: 5 * sec, dur: 15 * msec}},
-			want: map[int]uint64{},
-		},
-		{
-			name: "first point seen whole: it may",
-			held: []sp{{n: 1, end: 5 * sec, dur: 15 * msec}, {n: 2, end: 6 * sec, dur: 40 * msec}},
-			want: map[int]uint64{1: 4},
-		},
+		{"span 0.5 ms below the bucket: the metric was longer", 4500 * usec, map[int]uint64{1: 1}},
+		{"span 1.1 ms below", 3900 * usec, map[int]uint64{1: 1}},
+		{"span 1.5 ms below: beyond the timing", 3500 * usec, map[int]uint64{}},
+		{"span 0.1 ms above: the metric is never shorter", 10100 * usec, map[int]uint64{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t).tolerant(defaultTolerance)
-			first := cumulative(0, 10*sec, 0, 1, 1, 0, 0, 0, 0, 0, 0)
-			f.run(step{add: tc.held, point: first})
-			require.Equal(t, map[int]uint64{2: 1}, byBucket(first), "bucket 1 is owed")
-
-			p := cumulative(0, 20*sec, 0, 1, 1, 0, 0, 0, 0, 0, 0)
-			f.run(step{add: []sp{{n: 4, end: 9500 * msec, dur: 10300 * usec, arrive: 12 * sec}}, point: p})
+			f := newFixture(t).tolerant(defaultTolerance).timed(-10*usec, 1200*usec)
+			f.add(sp{n: 1, end: 5 * sec, dur: tc.dur})
+			p := delta(0, 10*sec, 0, 1, 0, 0, 0, 0, 0, 0, 0)
+			f.enrich(p, 11*sec)
 			assert.Equal(t, tc.want, byBucket(p))
 		})
 	}
 }
 
-func exemplarValues(p *Point) []float64 {
-	var out []float64
-	for i := 0; i < p.Exemplars.Len(); i++ {
-		out = append(out, p.Exemplars.At(i).DoubleValue())
+// Count evidence: a span stands in only when its own bucket holds more of
+// the window's spans than it counted, so one of them was counted elsewhere.
+// A cumulative stream's first point counts every request since the stream
+// started, usually before this processor did (a restarted gateway): its
+// buckets then hold more requests than spans, and no span stands in.
+func TestStandInNeedsCountEvidence(t *testing.T) {
+	near := sp{n: 1, end: 7 * sec, dur: 10800 * usec} // (10,25], 0.8 ms above bucket 1
+	other := sp{n: 2, end: 8 * sec, dur: 15 * msec}   // (10,25]
+	for _, tc := range []struct {
+		name  string
+		p     *Point
+		spans []sp
+		want  map[int]uint64
+	}{
+		{"own bucket counted nothing", delta(0, 10*sec, 0, 1, 0, 0, 0, 0, 0, 0, 0), []sp{near}, map[int]uint64{1: 1}},
+		{"own bucket counted it", delta(0, 10*sec, 0, 1, 1, 0, 0, 0, 0, 0, 0), []sp{near}, map[int]uint64{2: 1}},
+		{"own bucket holds one more than it counted", delta(0, 10*sec, 0, 1, 1, 0, 0, 0, 0, 0, 0), []sp{near, other}, map[int]uint64{1: 1, 2: 2}},
+		{"first point after a restart: eight requests, two spans", cumulative(-time.Hour, 10*sec, 0, 5, 3, 0, 0, 0, 0, 0, 0), []sp{near, other}, map[int]uint64{2: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t).tolerant(defaultTolerance)
+			f.add(tc.spans...)
+			f.enrich(tc.p, 11*sec)
+			assert.Equal(t, tc.want, byBucket(tc.p))
+		})
 	}
-	return out
+}
+
+// A late span (ended before the previous point, arrived after it) never
+// stands in: the bucket waits for its own late span instead, and takes it
+// when it comes, within the late window.
+func TestStandInNotFromLateSpans(t *testing.T) {
+	f := newFixture(t).tolerant(defaultTolerance)
+	first := cumulative(0, 10*sec, 0, 1, 0, 0, 0, 0, 0, 0, 0)
+	f.run(step{point: first})
+	require.Empty(t, byBucket(first), "bucket 1 grew without a span: owed")
+
+	p := cumulative(0, 20*sec, 0, 1, 0, 0, 0, 0, 0, 0, 0)
+	f.run(step{add: []sp{{n: 4, end: 9500 * msec, dur: 10300 * usec, arrive: 12 * sec}}, point: p})
+	assert.Empty(t, byBucket(p), "a late span 0.3 ms above the owed bucket does not stand in")
+
+	q := cumulative(0, 30*sec, 0, 1, 0, 0, 0, 0, 0, 0, 0)
+	f.run(step{add: []sp{{n: 5, end: 9700 * msec, dur: 8 * msec, arrive: 22 * sec}}, point: q})
+	assert.Equal(t, map[int]uint64{1: 5}, byBucket(q), "its own late span recovers it")
+}
+
+// Of two spans that could stand in, the nearer is the likelier the request.
+func TestStandInNearestFirst(t *testing.T) {
+	f := newFixture(t).tolerant(defaultTolerance)
+	f.add(
+		sp{n: 2, end: 7 * sec, dur: 10200 * usec}, // 0.2 ms above
+		sp{n: 1, end: 8 * sec, dur: 11800 * usec}, // 1.8 ms above, ended later
+	)
+	p := delta(0, 10*sec, 0, 1, 0, 0, 0, 0, 0, 0, 0)
+	f.enrich(p, 11*sec)
+	assert.Equal(t, map[int]uint64{1: 2}, byBucket(p))
 }
