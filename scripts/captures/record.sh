@@ -220,6 +220,7 @@ record() {
 	say "$name: load ${LOAD[*]}"
 	local result
 	result=$("$SDKCAPTURE" load -url "http://$H:$order/process" "${LOAD[@]}")
+	HOST_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 	say "$name: $result"
 	# One more export interval, so the last requests' spans and points are
 	# exported on schedule too, not only by the shutdown flush.
@@ -294,6 +295,8 @@ write_capture_yaml() {
 	kv load "sdkcapture load ${LOAD[*]} (POST /process; before it one GET /health per service)"
 	kv load_result "${result#load: }"
 	kv recorded "$(date -u +%Y-%m-%d)"
+	# Timing figures (docs/sdk-captures.md) depend on how busy the host was.
+	kv host "$(nproc) CPUs, load average $HOST_LOAD (1, 5, 15 min) when the load ended"
 	kv recording "a collector with no processor (scripts/captures/collector.yaml), a file exporter per signal, one line per batch received (OTLP JSON), in arrival order within each signal"
 	[ -z "$NOTE" ] || kv note "$NOTE"
 }
