@@ -69,3 +69,8 @@ generate:
 
 clean:
 	rm -rf _build
+
+## captures: record what real Node.js and Go OpenTelemetry SDKs send into testdata/captures (needs npm; not part of `make test`)
+.PHONY: captures
+captures: build
+	scripts/captures/record.sh all
