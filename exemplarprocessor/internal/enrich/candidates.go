@@ -47,13 +47,17 @@ const (
 func nearOf(r rank) rank { return r - (rankLate - rankNearLate) }
 
 // better orders candidates of one bucket: by rank; among those from
-// outside the bucket the nearest; then the later end.
+// outside the bucket the nearest; late ones oldest first (an older owed
+// interval can only be filled before a newer one: timestamps never go
+// back); others the later end.
 func (c *candidate) better(o *candidate) bool {
 	switch {
 	case c.rank != o.rank:
 		return c.rank > o.rank
 	case c.rank <= rankNearFresh && c.dist != o.dist:
 		return c.dist < o.dist
+	case c.rank == rankLate || c.rank == rankNearLate:
+		return c.ts < o.ts
 	default:
 		return c.ref.End > o.ref.End
 	}

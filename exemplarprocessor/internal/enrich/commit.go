@@ -3,7 +3,11 @@
 
 package enrich // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/enrich"
 
-import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/streams"
+import (
+	"time"
+
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/streams"
+)
 
 // commitInput is what the commit to stream state needs of the earlier
 // stages.
@@ -13,43 +17,122 @@ type commitInput struct {
 	best []candidate
 	// nextSeq is the span index's next sequence number now.
 	nextSeq uint64
+	// lateWindow bounds the intervals remembered for late spans.
+	lateWindow time.Duration
+	// times and straddled are scratch for the new recent times and the
+	// spans that straddled this point.
+	times, straddled []uint64
 }
 
-// commit remembers the point as the stream's previous one and returns how
-// many buckets needed an exemplar and got none. Such a cumulative bucket is
-// owed one for the interval it grew in, so a late span is awaited for a
-// bounded time and only from that interval.
-func commit(st *streams.State, in commitInput, out []streams.Bucket) int {
+// committed counts what the commit found unfilled.
+type committed struct {
+	// grown: buckets that grew and got no exemplar at all.
+	grown int
+	// targets: buckets that needed one (grown or owed) and got none.
+	targets int
+}
+
+// commit remembers the point as the stream's previous one. A cumulative
+// bucket that grew without an exemplar of its own interval is owed one for
+// that interval: a late span that ended in it may fill the bucket on a
+// later point, oldest interval first, within the late window. Filling an
+// interval settles it and every older one (timestamps never go back).
+func commit(st *streams.State, in commitInput, out []streams.Bucket) committed {
 	p, pl := in.p, in.pl
-	unfilled := 0
+	times, straddled := nextTimes(in), in.straddled[:0]
+	var n committed
 	for b := range out {
-		// The span's own end, even when the exemplar took the point's time:
+		c := in.best[b]
+		// The span's own end, even when the exemplar took a point's time:
 		// a span that straddled this point must not serve the next one.
 		last := pl.prev[b].LastExemplar
-		if c := in.best[b]; c.ok && c.ref.End > last {
+		if c.ok && c.ref.End > last {
 			last = c.ref.End
 		}
-		out[b] = streams.Bucket{Count: p.Counts[b], LastExemplar: last}
-		if !pl.target[b] || in.best[b].ok {
-			continue
+		out[b] = streams.Bucket{Count: p.Counts[b], LastExemplar: last, Owed: owedAfter(in, b, len(times)-1)}
+		if pl.target[b] && !c.ok {
+			n.targets++
+			if pl.grown[b] {
+				n.grown++
+			}
 		}
-		unfilled++
-		if !p.Cumulative {
-			continue
-		}
-		switch {
-		case pl.w.continuing && !pl.grown[b]:
-			out[b].OwedFrom, out[b].OwedTo = pl.prev[b].OwedFrom, pl.prev[b].OwedTo
-		case pl.w.continuing:
-			out[b].OwedFrom, out[b].OwedTo = pl.w.prevTime, p.Time
-		default:
-			out[b].OwedFrom, out[b].OwedTo = pl.w.start, p.Time
+	}
+	for _, c := range in.best {
+		if c.ok && c.ts == p.Time && c.ref.End > p.Time {
+			straddled = append(straddled, c.ref.Seq)
 		}
 	}
 	st.Remember(streams.Previous{
 		Start: p.Start, Time: p.Time, Seq: in.nextSeq,
 		Count: p.Count, Sum: p.Sum,
-		Layout: p.StreamLayout,
+		Layout: p.StreamLayout, Times: times, Straddled: straddled,
 	}, out)
-	return unfilled
+	return n
+}
+
+// owedAfter is bucket b's owed intervals after this point, numbered in the
+// new times (bit 0: this point's interval), among intervals of at most
+// n.
+func owedAfter(in commitInput, b, n int) uint32 {
+	p, pl, c := in.p, in.pl, in.best[b]
+	if !p.Cumulative || n <= 0 {
+		return 0
+	}
+	low := pl.w.start
+	if pl.w.continuing {
+		low = pl.w.prevTime
+	}
+	var owed uint32
+	if pl.w.continuing {
+		owed = pl.prev[b].Owed << 1
+	}
+	switch {
+	case c.ok && c.ts > low:
+		owed = 0 // this interval's own exemplar: every older one is past
+	case c.ok:
+		// A late fill of an older interval settles it and older ones.
+		if j := pl.interval(c.ts); j >= 0 {
+			owed &= 1<<(j+1) - 1
+		}
+	}
+	if pl.target[b] && pl.grown[b] && !(c.ok && c.ts > low) {
+		owed |= 1
+	}
+	if n < 32 {
+		owed &= 1<<n - 1
+	}
+	return owed
+}
+
+// interval returns the index in pl.times of the interval containing t, or
+// -1.
+func (pl *plan) interval(t uint64) int {
+	for i := 0; i+1 < len(pl.times); i++ {
+		if t > pl.times[i+1] && t <= pl.times[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+// nextTimes are the stream's recent point times after this point, newest
+// first, then the start of the oldest interval: as many as the late window
+// and streams.MaxOwed keep useful. Delta streams keep none.
+func nextTimes(in commitInput) []uint64 {
+	p, pl := in.p, in.pl
+	if !p.Cumulative {
+		return nil
+	}
+	late := uint64(in.lateWindow.Nanoseconds())
+	times := append(in.times[:0], p.Time)
+	if !pl.w.continuing {
+		return append(times, p.Start)
+	}
+	for _, t := range pl.times {
+		times = append(times, t)
+		if p.Time-t > late || len(times) == streams.MaxOwed+1 {
+			break // the start of the oldest interval still in the window
+		}
+	}
+	return times
 }

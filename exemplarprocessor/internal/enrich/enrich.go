@@ -37,12 +37,14 @@ type scratch struct {
 	grown  []bool
 	target []bool
 	out    []streams.Bucket
-	cs     candidates
-	m      matching
-	buf    walkBuffers
-	x      existing
-	a      attacher
-	col    collector
+	// times and straddled are the commit's scratch (streams.State copies).
+	times, straddled []uint64
+	cs               candidates
+	m                matching
+	buf              walkBuffers
+	x                existing
+	a                attacher
+	col              collector
 }
 
 // Reset points a (possibly reused) Enricher at r at time now. The caller
@@ -80,9 +82,13 @@ func (e *Enricher) Enrich(in *Input) Result {
 	e.s.x.remove(p, m.best, &res)
 
 	e.s.out = resize(e.s.out, len(pl.target))
-	res.Unfilled = commit(in.Stream, commitInput{p: p, pl: &pl, best: m.best, nextSeq: e.r.NextSeq()}, e.s.out)
+	n := commit(in.Stream, commitInput{
+		p: p, pl: &pl, best: m.best, nextSeq: e.r.NextSeq(), lateWindow: params.LateWindow,
+		times: e.s.times, straddled: e.s.straddled,
+	}, e.s.out)
+	res.Unfilled = n.grown
 	if attached == 0 {
-		res.Reason = noneAttached(res.Unfilled, pl.needed)
+		res.Reason = noneAttached(n.targets, pl.needed)
 	}
 	return res
 }

@@ -19,7 +19,7 @@ import (
 func (c *collector) eligible(ref *spanindex.Ref, b int) rank {
 	w, prev := &c.pl.w, &c.pl.prev[b]
 	end := ref.End
-	if end <= prev.LastExemplar || end <= w.start || end > w.end {
+	if end <= prev.LastExemplar || end <= w.start || end > w.end || c.pl.wasStraddled(ref.Seq) {
 		return rankNone
 	}
 	if !w.continuing {
@@ -32,17 +32,14 @@ func (c *collector) eligible(ref *spanindex.Ref, b int) rank {
 		}
 		return rankNone
 	}
-	// Ended before the previous point: one of this bucket's observations in
-	// (start, time] that arrived after the previous point was processed. A
-	// bucket that did not grow now takes it only if it ended in the interval
-	// in which the bucket grew without an exemplar.
-	if ref.Seq < w.prevSeq {
-		return rankNone
+	// Ended before the previous point: one of the bucket's observations
+	// that arrived after that point was processed, for a bucket that grew
+	// now; or, whenever it arrived, one that ended in an interval in which
+	// the bucket grew without an exemplar of its own.
+	if (c.pl.grown[b] && ref.Seq >= w.prevSeq) || c.pl.owedAt(b, end) {
+		return rankLate
 	}
-	if !c.pl.grown[b] && (end <= prev.OwedFrom || end > prev.OwedTo) {
-		return rankNone
-	}
-	return rankLate
+	return rankNone
 }
 
 // near returns span ref as a candidate of bucket b from outside it: a span
@@ -160,18 +157,23 @@ func (c *collector) countSpans(b int, enough uint64) uint64 {
 // grew in it: the metric counted the request before the point's time, its
 // span ended a moment later. The exemplar takes the point's time.
 //
-// The same holds for a bucket owed since an earlier point: a span that
-// ended just after that point and arrived late takes that point's time.
+// The same holds for a bucket owed an exemplar for an earlier interval: a
+// span that ended just after that interval's point takes the point's time.
 func (c *collector) straddles(ref *spanindex.Ref, b int) (uint64, rank) {
 	w, prev := &c.pl.w, &c.pl.prev[b]
 	tol := uint64(c.params.ToleranceTime.Nanoseconds())
 	end := ref.End
+	if c.pl.wasStraddled(ref.Seq) {
+		return 0, rankNone
+	}
 	if w.continuing && !c.pl.grown[b] {
-		owedTo := prev.OwedTo
-		if owedTo == 0 || ref.Seq < w.prevSeq || end <= owedTo || end-owedTo > tol || owedTo <= prev.LastExemplar {
-			return 0, rankNone
+		for i := 0; prev.Owed>>i != 0 && i < len(c.pl.times); i++ {
+			owedTo := c.pl.times[i]
+			if prev.Owed&(1<<i) != 0 && end > owedTo && end-owedTo <= tol && owedTo > prev.LastExemplar {
+				return owedTo, rankLate
+			}
 		}
-		return owedTo, rankLate
+		return 0, rankNone
 	}
 	if end <= w.end || end-w.end > tol || w.end <= prev.LastExemplar || w.end <= w.start {
 		return 0, rankNone

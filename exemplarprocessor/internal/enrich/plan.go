@@ -4,6 +4,8 @@
 package enrich // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/enrich"
 
 import (
+	"time"
+
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/buckets"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/streams"
 )
@@ -40,6 +42,15 @@ type plan struct {
 	target []bool // needs an exemplar: grown, or still owed a late span
 	needed bool   // some bucket needed one before existing exemplars counted
 	obs    observation
+	// times are the stream's recent point times (streams.Previous.Times):
+	// prev[b].Owed's bit i is the interval (times[i+1], times[i]].
+	times []uint64
+	// straddled are the spans that were the previous point's exemplars
+	// with its time: they serve no bucket of this point.
+	straddled []uint64
+	// owedFrom is the start of the oldest interval some bucket is owed an
+	// exemplar for (0: none): spans that arrived since then may fill it.
+	owedFrom uint64
 }
 
 // choose compares p with the stream's previous point. It returns the plan,
@@ -55,7 +66,11 @@ func choose(p *Point, st *streams.State, params *Params, s *scratch) (plan, Reas
 	s.prev, s.grown, s.target = pl.prev, pl.grown, pl.target
 
 	prev, prevBuckets, known := st.Previous()
-	compatible := known && mapPrevious(pl.prev, prev.Layout, prevBuckets, p)
+	compatible, downscaled := false, false
+	if known {
+		compatible, downscaled = mapPrevious(pl.prev, prev.Layout, prevBuckets, p)
+		pl.straddled = prev.Straddled
+	}
 	if p.Cumulative && compatible && prev.Start == p.Start {
 		switch {
 		case p.Time == prev.Time:
@@ -64,12 +79,14 @@ func choose(p *Point, st *streams.State, params *Params, s *scratch) (plan, Reas
 			return pl, ReasonOutOfOrder
 		case !countsFell(p.Counts, pl.prev):
 			pl.w.continuing, pl.w.prevTime, pl.w.prevSeq = true, prev.Time, prev.Seq
+			pl.times = prev.Times
 		}
 	}
 	if !compatible {
 		clear(pl.prev)
 	}
-	pl.chooseTargets(p, params)
+	pl.settleOwed(p.Time, params.LateWindow, downscaled)
+	pl.chooseTargets(p)
 	pl.obs = observed(p, prev, pl.w.continuing)
 	return pl, ReasonNone
 }
@@ -84,16 +101,65 @@ func countsFell(counts []uint64, prev []streams.Bucket) bool {
 	return false
 }
 
+// settleOwed keeps, of the intervals each bucket is owed an exemplar for,
+// those that can still be filled at now: within the late window, and ending
+// after the bucket's last exemplar (timestamps never go backwards). After a
+// downscale a coarse bucket whose last exemplar lies in an interval got one
+// for it through one of its parts: that interval is settled too. A stream
+// that starts afresh owes nothing.
+func (pl *plan) settleOwed(now uint64, lateWindow time.Duration, downscaled bool) {
+	late := uint64(lateWindow.Nanoseconds())
+	for b := range pl.prev {
+		owed, last := pl.prev[b].Owed, pl.prev[b].LastExemplar
+		if !pl.w.continuing {
+			owed = 0
+		}
+		for i := 0; owed>>i != 0; i++ {
+			if owed&(1<<i) == 0 {
+				continue
+			}
+			if i+1 >= len(pl.times) || now-pl.times[i] > late || pl.times[i] <= last || (downscaled && pl.times[i+1] < last) {
+				owed &^= 1 << i
+				continue
+			}
+			if pl.owedFrom == 0 || pl.times[i+1] < pl.owedFrom {
+				pl.owedFrom = pl.times[i+1]
+			}
+		}
+		pl.prev[b].Owed = owed
+	}
+}
+
+// owedAt reports whether bucket b is owed an exemplar for the interval in
+// which time t lies.
+func (pl *plan) owedAt(b int, t uint64) bool {
+	owed := pl.prev[b].Owed
+	for i := 0; owed>>i != 0 && i+1 < len(pl.times); i++ {
+		if t > pl.times[i+1] && t <= pl.times[i] {
+			return owed&(1<<i) != 0
+		}
+	}
+	return false
+}
+
+// wasStraddled reports whether span seq was an exemplar of the previous
+// point with that point's time.
+func (pl *plan) wasStraddled(seq uint64) bool {
+	for _, s := range pl.straddled {
+		if s == seq {
+			return true
+		}
+	}
+	return false
+}
+
 // chooseTargets marks the buckets that grew and those that need an
-// exemplar: a continuing cumulative bucket also while it is owed a late span
-// within the late window.
-func (pl *plan) chooseTargets(p *Point, params *Params) {
-	late := uint64(params.LateWindow.Nanoseconds())
+// exemplar: a continuing cumulative bucket also while it is owed one.
+func (pl *plan) chooseTargets(p *Point) {
 	for b := range p.Counts {
 		if pl.w.continuing {
 			pl.grown[b] = p.Counts[b] > pl.prev[b].Count
-			owed := pl.prev[b].Owed() && p.Time-pl.prev[b].OwedTo <= late
-			pl.target[b] = pl.grown[b] || owed
+			pl.target[b] = pl.grown[b] || pl.prev[b].Owed != 0
 		} else {
 			pl.grown[b] = p.Counts[b] > 0
 			pl.target[b] = pl.grown[b]
@@ -119,41 +185,35 @@ func observed(p *Point, prev streams.Previous, continuing bool) observation {
 
 // mapPrevious fills prev with the stream's previous buckets in p's layout,
 // merging buckets when an exponential histogram was downscaled. It reports
-// false when the layouts cannot be compared (the stream starts afresh).
-func mapPrevious(prev []streams.Bucket, layout streams.Layout, from []streams.Bucket, p *Point) bool {
+// false when the layouts cannot be compared (the stream starts afresh), and
+// whether buckets were merged.
+func mapPrevious(prev []streams.Bucket, layout streams.Layout, from []streams.Bucket, p *Point) (compatible, merged bool) {
 	if p.Exp == nil {
 		if layout.Key != p.StreamLayout.Key || len(from) != len(prev) {
-			return false
+			return false, false
 		}
 		copy(prev, from)
-		return true
+		return true, false
 	}
 	// For exponential points the layout key holds the scale and the zero
 	// threshold; the scale is compared here because a downscale is
 	// comparable.
 	prevScale, pScale := int32(layout.Key>>32), p.Exp.Scale
 	if uint32(layout.Key) != uint32(p.StreamLayout.Key) || prevScale < pScale {
-		return false
+		return false, false
 	}
 	old := buckets.Exponential{Scale: prevScale, PosOffset: layout.PosOffset, PosLen: layout.PosLen, NegOffset: layout.NegOffset, NegLen: len(from) - 1 - layout.PosLen}
 	for b, pb := range from {
 		to := downscaled(old, b, prevScale-pScale, p.Exp)
 		if to < 0 {
 			if pb.Count > 0 {
-				return false // counts vanished: not the same cumulative stream
+				return false, false // counts vanished: not the same cumulative stream
 			}
 			continue
 		}
 		mergeBucket(&prev[to], pb)
 	}
-	for b := range prev {
-		// A coarse bucket whose other half got an exemplar in the interval
-		// one half was owed for had its exemplar for that interval.
-		if prev[b].Owed() && prev[b].LastExemplar > prev[b].OwedFrom {
-			prev[b].OwedFrom, prev[b].OwedTo = 0, 0
-		}
-	}
-	return true
+	return true, prevScale > pScale
 }
 
 // downscaled returns the bucket of to that flat bucket b of from falls in
@@ -179,15 +239,12 @@ func downscaled(from buckets.Exponential, b int, shift int32, to *buckets.Expone
 }
 
 // mergeBucket adds a previous bucket into the one it was downscaled into.
+// The coarse bucket is owed what either part was; an interval one part got
+// an exemplar of is settled for both (settleOwed).
 func mergeBucket(q *streams.Bucket, pb streams.Bucket) {
 	q.Count += pb.Count
 	q.LastExemplar = max(q.LastExemplar, pb.LastExemplar)
-	if pb.Owed() {
-		if !q.Owed() || pb.OwedFrom < q.OwedFrom {
-			q.OwedFrom = pb.OwedFrom
-		}
-		q.OwedTo = max(q.OwedTo, pb.OwedTo)
-	}
+	q.Owed |= pb.Owed
 }
 
 func resize[T any](s []T, n int) []T {

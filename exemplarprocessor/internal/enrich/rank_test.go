@@ -32,9 +32,10 @@ func listOf(cs *candidates, b int) []seqRank {
 	return out
 }
 
-// A bucket's candidate list is ranked exact > fresh > late > within the
-// tolerance (fresh, then late), a later end first within a rank, whatever
-// the order candidates were found in.
+// A bucket's candidate list is ranked exact > fresh > late > from outside
+// the bucket (fresh, then late); within a rank the later end first, but
+// late ones oldest first (an owed interval can only be filled before a
+// newer one); whatever the order candidates were found in.
 func TestCandidateOrder(t *testing.T) {
 	all := []candidate{
 		cand(1, rankNearLate, 50), cand(2, rankNearLate, 60),
@@ -43,7 +44,7 @@ func TestCandidateOrder(t *testing.T) {
 		cand(7, rankFresh, 20),
 		cand(8, rankExact, 5),
 	}
-	want := []seqRank{{8, rankExact}, {7, rankFresh}, {6, rankLate}, {5, rankLate}, {4, rankNearFresh}, {3, rankNearFresh}, {2, rankNearLate}, {1, rankNearLate}}
+	want := []seqRank{{8, rankExact}, {7, rankFresh}, {5, rankLate}, {6, rankLate}, {4, rankNearFresh}, {3, rankNearFresh}, {1, rankNearLate}, {2, rankNearLate}}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 20 {
 		rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
@@ -153,7 +154,7 @@ func TestRankDecidesTheExemplar(t *testing.T) {
 		assert.Equal(t, []uint64{2}, spansOf(p))
 		assert.InDelta(t, 7.0, exemplarOf(t, p, 2).DoubleValue(), 1e-9)
 	})
-	t.Run("a later end first among late spans, whatever their arrival order", func(t *testing.T) {
+	t.Run("the oldest first among late spans, whatever their arrival order", func(t *testing.T) {
 		for _, laterFirst := range []bool{true, false} {
 			f := newFixture(t)
 			f.run(step{add: []sp{{n: 1, end: 2 * sec, dur: 7 * msec}}, point: cumulative(0, 10*sec, 0, 1, 0, 0, 0, 0, 0, 0, 0)})
@@ -167,7 +168,7 @@ func TestRankDecidesTheExemplar(t *testing.T) {
 			}
 			p := cumulative(0, 20*sec, 0, 2, 0, 0, 0, 0, 0, 0, 0)
 			f.enrich(p, 21*sec)
-			assert.Equal(t, []uint64{2}, spansOf(p), "later-ending span arrived first: %t", laterFirst)
+			assert.Equal(t, []uint64{3}, spansOf(p), "later-ending span arrived first: %t", laterFirst)
 		}
 	})
 }

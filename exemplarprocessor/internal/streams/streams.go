@@ -19,6 +19,10 @@ import (
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/lru"
 )
 
+// MaxOwed is how many of a stream's recent intervals a bucket can wait for
+// late spans of: a minute of 2-second exports.
+const MaxOwed = 32
+
 // Bucket is what a stream remembers per bucket.
 type Bucket struct {
 	// Count is the cumulative count at the previous point.
@@ -26,14 +30,12 @@ type Bucket struct {
 	// LastExemplar is the timestamp of the newest exemplar seen on the
 	// bucket; new exemplars must be later.
 	LastExemplar uint64
-	// OwedFrom and OwedTo are the interval in which the bucket grew without
-	// getting an exemplar (OwedTo 0 when nothing is owed): a span that ended
-	// in it and arrives late may still fill the bucket on a later point.
-	OwedFrom, OwedTo uint64
+	// Owed marks the stream's recent intervals in which the bucket grew
+	// without an exemplar of that interval: bit i is the interval ending at
+	// Previous.Times[i]. A span that ended in one of them and arrives late
+	// may still fill the bucket on a later point.
+	Owed uint32
 }
-
-// Owed reports whether the bucket waits for a late span.
-func (b Bucket) Owed() bool { return b.OwedTo > 0 }
 
 // Layout identifies a point's bucket layout: for explicit points a hash of
 // the bounds; for exponential points the scale and zero threshold in Key and
@@ -56,6 +58,14 @@ type Previous struct {
 	Count  uint64
 	Sum    float64
 	Layout Layout
+	// Times are the stream's recent point times, newest first (Times[0] is
+	// Time), then the start of the oldest interval: interval i is
+	// (Times[i+1], Times[i]]. Read-only; empty for delta streams.
+	Times []uint64
+	// Straddled are the spans (by index sequence number) that ended just
+	// after the previous point and were its exemplars with its time: they
+	// were counted there and serve no later point. Read-only.
+	Straddled []uint64
 }
 
 // Groups is the span index's join groups a stream's key resolved to, valid
@@ -69,8 +79,10 @@ type Groups struct {
 
 // State is the remembered state of one stream.
 type State struct {
-	prev    Previous
-	buckets []Bucket
+	prev      Previous
+	times     []uint64
+	straddled []uint64
+	buckets   []Bucket
 	known   bool
 	groups  Groups
 
@@ -83,8 +95,12 @@ func (s *State) Previous() (Previous, []Bucket, bool) {
 	return s.prev, s.buckets, s.known
 }
 
-// Remember records a point as the stream's previous one. buckets is copied.
+// Remember records a point as the stream's previous one. buckets and
+// p.Times are copied.
 func (s *State) Remember(p Previous, buckets []Bucket) {
+	s.times = append(s.times[:0], p.Times...)
+	s.straddled = append(s.straddled[:0], p.Straddled...)
+	p.Times, p.Straddled = s.times, s.straddled
 	s.prev, s.known = p, true
 	if cap(s.buckets) > 2*len(buckets) && cap(s.buckets) > 64 {
 		// A stream whose layout shrank gives the larger array back.

@@ -161,11 +161,11 @@ func TestTableAgainstAModel(t *testing.T) {
 func TestStateCopiesWhatItIsGiven(t *testing.T) {
 	tb := New(10, time.Minute)
 	st := tb.Get(1, t0())
-	bs := []Bucket{{Count: 1, LastExemplar: 2, OwedFrom: 3, OwedTo: 4}}
+	bs := []Bucket{{Count: 1, LastExemplar: 2, Owed: 3}}
 	st.Remember(remembered(1), bs)
 	bs[0] = Bucket{Count: 99}
 	_, got, _ := st.Previous()
-	assert.Equal(t, []Bucket{{Count: 1, LastExemplar: 2, OwedFrom: 3, OwedTo: 4}}, got)
+	assert.Equal(t, []Bucket{{Count: 1, LastExemplar: 2, Owed: 3}}, got)
 
 	ids := []uint32{4, 5}
 	st.CacheGroups(ids, 7, 8)
