@@ -394,3 +394,13 @@ func (s *Stream) Owed(k, b int) (lo, hi uint64, ok bool) {
 	}
 	return 0, 0, false
 }
+
+// pointAt returns the point up to last whose time is ts, or -1.
+func (s *Stream) pointAt(ts uint64, last int) int {
+	for k := min(last, len(s.Points)-1); k >= 0; k-- {
+		if s.Points[k].Time == ts {
+			return k
+		}
+	}
+	return -1
+}
