@@ -172,25 +172,28 @@ func withoutExemplars(md pmetric.Metrics) pmetric.Metrics {
 	return c
 }
 
-// logReport prints the capture's table: per metric, grown buckets, those
-// the capture's spans could honestly fill, those covered, and what the
-// processor attached.
-func logReport(t *testing.T, capture string, rep *groundtruth.Report) {
+// logReport prints a workload's table: per metric, grown buckets, those
+// filled (the SDK's exemplars included), those the workload's spans could
+// honestly fill at once, those covered, and what the processor attached;
+// then why buckets are not matchable, examples of uncovered ones, and the
+// invalid exemplars by rule.
+func logReport(t *testing.T, workload string, rep *groundtruth.Report) {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n%-30s %6s %9s %7s %8s %8s %7s %9s %8s %4s %9s\n", capture,
-		"metric", "grown", "matchable", "covered", "coverage", "attached", "invalid", "stand-ins", "share", "sdk", "traceless")
+	fmt.Fprintf(&b, "%s\n%-30s %6s %6s %6s %9s %7s %8s %8s %7s %9s %5s %9s %5s %4s %9s\n", workload,
+		"metric", "grown", "filled", "share", "matchable", "covered", "coverage", "attached", "invalid", "stand-ins", "late", "straddles", "owed", "sdk", "traceless")
 	for _, m := range rep.Metrics() {
-		fmt.Fprintf(&b, "%-30s %6d %9d %7d %8.4f %8d %7d %9d %8.4f %4d %9d\n", m.Metric,
-			m.Grown, m.Matchable, m.Covered, m.Coverage(), m.Attached, m.Invalid, m.StandIns, m.StandInShare(), m.SDK, m.Traceless)
+		fmt.Fprintf(&b, "%-30s %6d %6d %6.4f %9d %7d %8.4f %8d %7d %9d %5d %9d %5d %4d %9d\n", m.Metric,
+			m.Grown, m.Filled, m.Share(), m.Matchable, m.Covered, m.Coverage(), m.Attached, m.Invalid, m.StandIns,
+			m.Late, m.Straddles, m.Owed, m.SDK, m.Traceless)
 	}
 	t.Log(b.String())
 	for _, m := range rep.Metrics() {
 		if len(m.Unmatchable) > 0 {
-			t.Logf("%s %s: grown buckets no span of the capture can honestly fill: %v", capture, m.Metric, m.Unmatchable)
+			t.Logf("%s %s: grown buckets no span can honestly fill: %v", workload, m.Metric, m.Unmatchable)
 		}
 		for _, u := range m.Uncovered {
-			t.Logf("%s %s: matchable, not covered: %s", capture, m.Metric, u)
+			t.Logf("%s %s: matchable, not covered: %s", workload, m.Metric, u)
 		}
 	}
 	byRule := map[string]int{}
@@ -203,22 +206,28 @@ func logReport(t *testing.T, capture string, rep *groundtruth.Report) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		t.Logf("%s: invalid exemplars by rule: %s: %d", capture, k, byRule[k])
+		t.Logf("%s: invalid exemplars by rule: %s: %d", workload, k, byRule[k])
 	}
 }
 
-// assertReport holds every metric to the promise: no invalid exemplar, and
-// to the coverage and stand-in bounds; each failure names the exemplar and
-// the rule it broke.
-func assertReport(t *testing.T, capture string, rep *groundtruth.Report) {
+// assertValid fails on every exemplar that breaks a rule (the first 20 in
+// full), naming the workload, the exemplar and the rule.
+func assertValid(t *testing.T, workload string, rep *groundtruth.Report) {
 	t.Helper()
 	for i, f := range rep.Findings {
 		if i == 20 {
-			t.Errorf("%s: %d more invalid exemplars", capture, len(rep.Findings)-i)
+			t.Errorf("%s: %d more invalid exemplars", workload, len(rep.Findings)-i)
 			break
 		}
-		t.Errorf("%s: invalid exemplar %s", capture, f)
+		t.Errorf("%s: invalid exemplar %s", workload, f)
 	}
+}
+
+// assertReport holds every metric of a capture to the promise: no invalid
+// exemplar, and to the coverage and stand-in bounds.
+func assertReport(t *testing.T, capture string, rep *groundtruth.Report) {
+	t.Helper()
+	assertValid(t, capture, rep)
 	for _, m := range rep.Metrics() {
 		if m.Matchable > 0 {
 			assert.GreaterOrEqual(t, m.Coverage(), minCoverage, "%s %s: %d of %d matchable grown buckets covered",

@@ -7,10 +7,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"sort"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -35,22 +32,22 @@ import (
 // TestGroundTruthOpenTelemetryGoSDK records one HTTP workload twice with the
 // OpenTelemetry Go SDK and otelhttp: run A with the SDK's own exemplars
 // (trace_based filter), run B exporting none, its spans and metrics then
-// sent through the processor. Run B's reservoir keeps no exemplar but tells
-// the validation the value each request measured. Every exemplar the
-// processor attaches must be true of the workload: its span's duration as
-// value, or that duration clamped to the bucket's bound when it lies within
-// exemplars.duration_tolerance outside it; its span's end as timestamp, or
-// the time of the point the span ended just after. Replaying the documented
-// rules point by point (a span explains one bucket of a point; one inside a
-// bucket may stand in for an empty neighbour within the tolerance when its
-// own bucket has another candidate), every exemplar must be a
-// candidate of its bucket, no bucket that grew or is owed an exemplar may
-// stay empty while it could have had a delivered candidate, and none may
-// take a candidate ranked below one it could have had (in-bucket before
-// within the tolerance, ended in the interval before late). Without late
-// spans, or with delta_hold waiting for them, the share of grown buckets
-// that get an exemplar must reach the SDK's own, or fall short only for
-// causes no join can avoid.
+// sent through the processor. The ground-truth judge (internal/groundtruth,
+// which never reads the processor's code) judges every exemplar the
+// processor attaches against every span of the run: it must name a real
+// span of a request its bucket counted (the rules, README "How matching
+// works"), and it measures coverage: of the grown buckets, those the run's
+// delivered spans could honestly fill at once (matchable), and of those the
+// ones that got an exemplar. The processor's choice among honest candidates
+// is its own business; the test judges truth and coverage only.
+//
+// Asserted in every variant: nothing changes but exemplars, and no exemplar
+// is invalid. Where every span arrives before the metrics that counted it
+// (cumulative, delta), or the delta hold waits for it: at least 99 % of the
+// matchable buckets covered, and the share of grown buckets with an
+// exemplar below run A's (the SDK's own) by no more than the buckets the
+// judge finds not honestly fillable from what was delivered. With late
+// spans and nothing to wait for them, coverage is reported.
 func TestGroundTruthOpenTelemetryGoSDK(t *testing.T) {
 	plan := gtPlanFor(t, 360, 2400*time.Millisecond)
 	runA := gtRecord(t, plan, true, gtInterval, gtPerRoute)
@@ -58,31 +55,27 @@ func TestGroundTruthOpenTelemetryGoSDK(t *testing.T) {
 	gtCheckRecordings(t, plan, runA, runB)
 
 	variants := []gtVariant{
-		{name: "cumulative", assertShare: true},
-		{name: "delta", delta: true, assertShare: true},
+		{name: "cumulative"},
+		{name: "delta", delta: true},
 		// Spans usually reach the collector after the metric export that
 		// counted them: a cumulative bucket that grew without an exemplar
-		// is owed one, and takes its late span on a following point (the
-		// replayed rules require it whenever one had arrived).
-		{name: "cumulative_late_spans", lag: gtLag},
-		// Delta points cannot wait for them (delta_hold is off by default):
-		// only validity, and that delivered spans are used, is asserted.
-		{name: "delta_late_spans", delta: true, lag: gtLag},
-		// With delta_hold a delta batch waits for its late spans: every
-		// one that arrived within the delay is a candidate, and the share
-		// is held to the SDK's as without late spans.
-		{name: "delta_late_spans_hold", delta: true, lag: gtLag, hold: gtInterval, assertShare: true},
+		// is owed one, and takes its late span on a following point.
+		{name: "cumulative_late_spans", lag: gtLag, late: true},
+		// Delta points cannot wait for them (delta_hold is off by default).
+		{name: "delta_late_spans", delta: true, lag: gtLag, late: true},
+		// With delta_hold a delta batch waits for its late spans.
+		{name: "delta_late_spans_hold", delta: true, lag: gtLag, hold: gtInterval},
 	}
 	report := make([]string, 0, len(variants))
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			sdk, processor := gtCompare(t, runA, runB, v)
-			report = append(report, fmt.Sprintf("%-22s SDK %s | processor %s", v.name, sdk, processor))
+			report = append(report, fmt.Sprintf("%-22s %s", v.name, gtSummary(sdk, processor)))
 		})
 	}
 
-	// The SDK's own exemplars pass through untouched, and the processor
-	// adds none that contradicts them.
+	// The SDK's own exemplars pass through untouched, and what the
+	// processor adds to the buckets they leave empty is true.
 	t.Run("sdk_exemplars_kept", func(t *testing.T) {
 		in, out, spans := gtFeed(t, runA, gtVariant{}, true)
 		inStreams, outStreams := groundtruth.StreamsOf(in), groundtruth.StreamsOf(out)
@@ -100,10 +93,12 @@ func TestGroundTruthOpenTelemetryGoSDK(t *testing.T) {
 				}
 			}
 		}
-		check := groundtruth.NewCheck(spans, gtConfig().Exemplars.DurationTolerance)
-		check.Validate(inStreams, outStreams)
-		gtFail(t, "invalid exemplar", check.Errors)
-		t.Logf("%d SDK exemplars kept, %d added by the processor", kept, check.Attached)
+		rep := groundtruth.NewJudge(spans, inStreams, outStreams, groundtruth.DefaultSkews()).Run()
+		logReport(t, "run A through the processor", rep)
+		assertValid(t, "run A through the processor", rep)
+		total := gtTotal(rep)
+		t.Logf("%d SDK exemplars kept, %d added by the processor", kept, total.Attached)
+		assert.GreaterOrEqual(t, total.Coverage(), gtMinCoverage, "%d of %d matchable grown buckets covered", total.Covered, total.Matchable)
 	})
 
 	for _, line := range report {
@@ -131,8 +126,8 @@ func TestGroundTruthWholeMuxHandler(t *testing.T) {
 			require.True(t, named, "server span %q names no route", sp.Name())
 		}
 	}
-	sdk, processor := gtCompare(t, runA, runB, gtVariant{name: "cumulative", assertShare: true})
-	t.Logf("share cumulative SDK %s | processor %s", sdk, processor)
+	sdk, processor := gtCompare(t, runA, runB, gtVariant{name: "cumulative"})
+	t.Logf("share cumulative %s", gtSummary(sdk, processor))
 }
 
 const (
@@ -184,6 +179,12 @@ func gtCheckRecordings(t *testing.T, plan []gtRequest, runs ...*gtRecording) {
 	}
 }
 
+// gtMinCoverage is the share of matchable grown buckets that must get an
+// exemplar where every span is delivered in time: the processor may miss
+// one now and then to a span the live workload delivers in the same
+// instant as the point, never a class of buckets.
+const gtMinCoverage = 0.99
+
 type gtVariant struct {
 	name  string
 	delta bool
@@ -192,16 +193,18 @@ type gtVariant struct {
 	lag time.Duration
 	// hold is the processor's delta_hold.delay (0: off).
 	hold time.Duration
-	// assertShare requires the processor's share to reach the SDK's.
-	assertShare bool
+	// late: spans arrive after the points that counted them and nothing
+	// waits for them; coverage is reported, not asserted.
+	late bool
 }
 
-// gtCompare sends run B through the processor as v says, validates every
+// gtCompare sends run B through the processor as v says, judges every
 // exemplar it attached and compares the share of grown buckets with an
-// exemplar with run A's own.
-func gtCompare(t *testing.T, runA, runB *gtRecording, v gtVariant) (sdkShare, processorShare groundtruth.Share) {
-	sdkIn, _, _ := gtFeed(t, runA, v, false)
-	sdk := groundtruth.StreamsOf(sdkIn)
+// exemplar with run A's own; it returns both, summed over the metrics.
+func gtCompare(t *testing.T, runA, runB *gtRecording, v gtVariant) (sdk, processor *groundtruth.MetricReport) {
+	sdkIn, _, spansA := gtFeed(t, runA, v, false)
+	sdkStreams := groundtruth.StreamsOf(sdkIn)
+	sdkRep := groundtruth.NewJudge(spansA, sdkStreams, sdkStreams, groundtruth.DefaultSkews()).Run()
 	in, out, spansB := gtFeed(t, runB, v, true)
 	inStreams, outStreams := groundtruth.StreamsOf(in), groundtruth.StreamsOf(out)
 
@@ -215,76 +218,118 @@ func gtCompare(t *testing.T, runA, runB *gtRecording, v gtVariant) (sdkShare, pr
 		}
 	}
 
-	check := groundtruth.NewCheck(spansB, gtConfig().Exemplars.DurationTolerance)
-	check.Validate(inStreams, outStreams)
-	check.Completeness(outStreams)
-	t.Logf("processor attached %d exemplars (%d clamped into their bucket from a span within the tolerance %v s, %d of them down to the upper bound, %d standing in for a neighbour while their own bucket took another span; %d straddling a point; %d from late spans, %d of them on owed buckets that did not grow again); grown buckets without one from their interval, by cause: %v",
-		check.Attached, check.Clamped, gtConfig().Exemplars.DurationTolerance.Seconds(), check.ClampedDown, check.Swapped, check.Straddled, check.Late, check.OwedFills, check.Uncovered)
-	t.Logf("swaps, e.g.: %v", check.Swaps)
+	rep := groundtruth.NewJudge(spansB, inStreams, outStreams, groundtruth.DefaultSkews()).Run()
+	logReport(t, "run B through the processor ("+v.name+")", rep)
+	assertValid(t, v.name, rep)
+	t.Logf("attached stand-ins whose request the metric counted in another bucket (the tap knows): %s", gtMisplaced(spansB, outStreams))
 	if v.hold > 0 {
-		t.Logf("%d exemplars came from spans delivered after their batch, which the hold kept for %s", check.Recovered, v.hold)
-		assert.Positive(t, check.Recovered, "the hold recovered no late span")
+		recovered := gtRecovered(spansB, outStreams)
+		t.Logf("%d exemplars came from spans delivered after their batch, which the hold kept for %s", recovered, v.hold)
+		assert.Positive(t, recovered, "the hold recovered no late span")
 	}
-	gtFail(t, "invalid exemplar", check.Errors)
-	gtFail(t, "exemplar that is no candidate of its bucket by the replayed rules", check.Unexplained)
-	gtFail(t, "bucket that grew or is owed an exemplar left empty although it could have had a delivered candidate", check.Missed)
-	gtFail(t, "exemplar ranked below a candidate its bucket could have had", check.Ranking)
-	for _, e := range check.Examples {
-		t.Log(e)
-	}
-	t.Logf("grown buckets no later point covered either, by cause: %v", check.NeverCovered)
-	// Measured, not asserted: which candidate of the best rank wins (the
-	// search stops at the first fresh span, newest arrival in the slowest
-	// duration class first).
-	t.Logf("exemplars where a same-rank candidate ended later: %d %v", len(check.TieBreak), gtFirst(check.TieBreak, 3))
-	// Where span and metric disagree at a bound, an exemplar is true of
-	// its span but not of the observation: measured, not asserted.
-	t.Logf("attached exemplars whose request the metric counted in another bucket: %d of %d %v",
-		len(check.OtherBucket), check.Attached, gtFirst(check.OtherBucket, 3))
-	t.Logf("attached exemplars whose span ended in an interval in which their bucket did not grow: %d %v",
-		len(check.NotGrown), gtFirst(check.NotGrown, 3))
+	t.Logf("run A exemplars timestamped after their point: %d", gtNewerThanPoint(sdkStreams))
 
-	// The SDK misses a grown bucket when a request is measured after the
-	// collection began but counted in it: its exemplar is newer than the point.
-	newer := 0
+	for _, metric := range []string{gtServerMetric, gtClientMetric} {
+		a, b := sdkRep.Metric(metric), rep.Metric(metric)
+		t.Logf("%s: SDK %s | processor %s", metric, gtShare(a), gtShare(b))
+		t.Logf("%s in run B: %s", metric, gtAgree(spansB, metric, outStreams.All()[0].Points[0].Layout))
+		require.Positive(t, a.Grown, "run A recorded no growth of %s", metric)
+		require.Positive(t, b.Grown, "run B recorded no growth of %s", metric)
+		if v.late {
+			continue
+		}
+		assert.GreaterOrEqual(t, b.Coverage(), gtMinCoverage, "%s: %d of %d matchable grown buckets covered", metric, b.Covered, b.Matchable)
+		// The SDK samples each measurement as it is taken; the processor
+		// can only use spans that are there. Below the SDK's share, every
+		// bucket short must be one the judge finds no delivered span can
+		// honestly fill.
+		short := a.Share()*float64(b.Grown) - float64(b.Filled)
+		assert.LessOrEqual(t, short, float64(b.Unmatched())+1e-9,
+			"%s: the processor's share (%s) is below the SDK's (%s) by %.1f buckets, more than the %d the judge finds not honestly fillable (%v)",
+			metric, gtShare(b), gtShare(a), short, b.Unmatched(), b.Unmatchable)
+	}
+	return gtTotal(sdkRep), gtTotal(rep)
+}
+
+// gtTotal sums a report's metrics.
+func gtTotal(rep *groundtruth.Report) *groundtruth.MetricReport {
+	total := &groundtruth.MetricReport{Metric: "total"}
+	for _, m := range rep.Metrics() {
+		total.Add(m)
+	}
+	return total
+}
+
+func gtShare(m *groundtruth.MetricReport) string {
+	return fmt.Sprintf("share %.4f (%d/%d grown buckets), coverage %.4f (%d/%d matchable), %d attached, %d invalid",
+		m.Share(), m.Filled, m.Grown, m.Coverage(), m.Covered, m.Matchable, m.Attached, m.Invalid)
+}
+
+func gtSummary(sdk, processor *groundtruth.MetricReport) string {
+	return fmt.Sprintf("SDK share %.4f (%d/%d) | processor share %.4f (%d/%d), coverage %.4f (%d/%d matchable), invalid %d",
+		sdk.Share(), sdk.Filled, sdk.Grown, processor.Share(), processor.Filled, processor.Grown,
+		processor.Coverage(), processor.Covered, processor.Matchable, processor.Invalid)
+}
+
+// gtRecovered counts the exemplars whose span was fed after their point's
+// batch: a held batch waited for it.
+func gtRecovered(spans *groundtruth.Spans, out *groundtruth.Streams) int {
+	n := 0
+	for _, s := range out.All() {
+		for _, p := range s.Points {
+			for _, ex := range p.Exemplars {
+				if sp := spans.First(ex.SpanID); sp != nil && sp.FedTick > p.Tick {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// gtMisplaced counts, of the attached exemplars whose value is not their
+// span's duration, those whose request the tap saw measured in another
+// bucket: measured, not asserted (the judge's count evidence makes a
+// stand-in very likely the bucket's request, not certainly).
+func gtMisplaced(spans *groundtruth.Spans, out *groundtruth.Streams) string {
+	standIns, elsewhere := 0, 0
+	var examples []string
+	for _, s := range out.All() {
+		for _, p := range s.Points {
+			for _, ex := range p.Exemplars {
+				sp := spans.First(ex.SpanID)
+				if sp == nil || !sp.HasMeasured || ex.Value == sp.Value(s.UnitNanos) {
+					continue
+				}
+				standIns++
+				if p.Layout.Of(sp.Measured) != ex.Bucket {
+					elsewhere++
+					if len(examples) < 3 {
+						examples = append(examples, fmt.Sprintf("%s: span %.6f %s, exemplar %v in %s, measured %.6f",
+							s.Metric, sp.Value(s.UnitNanos), s.Unit, ex.Value, p.Layout.Describe(ex.Bucket), sp.Measured))
+					}
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("%d of %d %v", elsewhere, standIns, examples)
+}
+
+// gtNewerThanPoint counts run A's exemplars timestamped after their point:
+// the SDK misses a grown bucket when a request is measured after the
+// collection began but counted in it.
+func gtNewerThanPoint(sdk *groundtruth.Streams) int {
+	n := 0
 	for _, s := range sdk.All() {
 		for _, p := range s.Points {
 			for _, ex := range p.Exemplars {
 				if ex.TS > p.Time {
-					newer++
+					n++
 				}
 			}
 		}
 	}
-	t.Logf("run A exemplars timestamped after their point: %d", newer)
-
-	layout := outStreams.All()[0].Points[0].Layout
-	for _, metric := range []string{gtServerMetric, gtClientMetric} {
-		a, b := groundtruth.Measure(sdk.All(), metric), groundtruth.Measure(outStreams.All(), metric)
-		sdkShare.Add(a)
-		processorShare.Add(b)
-		t.Logf("%s: SDK share %v; processor share %v", metric, a, b)
-		t.Logf("%s in run B: %s", metric, gtAgree(spansB, metric, layout))
-		require.Positive(t, a.Grown, "run A recorded no growth of %s", metric)
-		require.Positive(t, b.Grown, "run B recorded no growth of %s", metric)
-		if v.assertShare && b.Ratio(b.Covered) < a.Ratio(a.Covered) {
-			// The SDK samples each measurement as it is taken; the processor
-			// can only use spans that are there. Below the SDK's share, every
-			// bucket left without an exemplar must be one no honest join
-			// could fill; a candidate it missed, or a span it could have
-			// moved, fails.
-			var unexplained []string
-			for cause, n := range check.Uncovered[metric] {
-				if !groundtruth.Inherent(cause) {
-					unexplained = append(unexplained, fmt.Sprintf("%s: %d", cause, n))
-				}
-			}
-			assert.Empty(t, unexplained, "%s: the processor's share of grown buckets with an exemplar (%v) is below the SDK's own (%v), and not only for causes no join can avoid; all causes: %v",
-				metric, b, a, check.Uncovered[metric])
-			t.Logf("%s: the processor's share is below the SDK's, only for causes no join can avoid: %v", metric, check.Uncovered[metric])
-		}
-	}
-	return sdkShare, processorShare
+	return n
 }
 
 // gtFeed replays a recording, tick by tick, through a traces and a metrics
@@ -292,13 +337,12 @@ func gtCompare(t *testing.T, runA, runB *gtRecording, v gtVariant) (sdkShare, pr
 // spans that ended v.lag or more before the tick's collection finished.
 // With process false nothing goes through a processor (the SDK's own view).
 // It returns the metrics fed and received per tick, and the spans with the
-// tick they were delivered before; with v.hold, the first tick whose held
-// batch was surely enriched after they had arrived, and the first whose
-// batch may have been (it was passed on after they were sent).
+// tick they were fed before; with v.hold, also the first tick whose held
+// batch was surely enriched after they had arrived.
 func gtFeed(t *testing.T, rec *gtRecording, v gtVariant, process bool) (in, out []pmetric.Metrics, spans *groundtruth.Spans) {
 	t.Helper()
 	ctx := context.Background()
-	tracesSink, metricsSink := &consumertest.TracesSink{}, &gtTimedSink{}
+	tracesSink, metricsSink := &consumertest.TracesSink{}, &consumertest.MetricsSink{}
 	var feedTraces func(ptrace.Traces) error
 	var feedMetrics func(pmetric.Metrics) error
 	if process {
@@ -334,7 +378,7 @@ func gtFeed(t *testing.T, rec *gtRecording, v gtVariant, process bool) (in, out 
 	// When each tick's metrics were fed and each span had been delivered:
 	// a held batch is enriched no sooner than the delay after it was fed.
 	fedAt := make([]time.Time, len(rec.ticks))
-	sentAt, deliveredAt := map[pcommon.SpanID]time.Time{}, map[pcommon.SpanID]time.Time{}
+	deliveredAt := map[pcommon.SpanID]time.Time{}
 	for tick, tk := range rec.ticks {
 		cutoff := tk.after.Add(-v.lag)
 		from := next
@@ -355,11 +399,9 @@ func gtFeed(t *testing.T, rec *gtRecording, v gtVariant, process bool) (in, out 
 			td := gtTraces(batch)
 			spans.Add(td, tick)
 			spansIn += td.SpanCount()
-			sent := time.Now()
 			require.NoError(t, feedTraces(td))
 			now := time.Now()
 			for _, sp := range batch {
-				sentAt[pcommon.SpanID(sp.SpanContext().SpanID())] = sent
 				deliveredAt[pcommon.SpanID(sp.SpanContext().SpanID())] = now
 			}
 		}
@@ -375,25 +417,19 @@ func gtFeed(t *testing.T, rec *gtRecording, v gtVariant, process bool) (in, out 
 		fedAt[tick] = time.Now()
 		require.NoError(t, feedMetrics(md))
 	}
-	var receivedAt []time.Time
+	out = metricsSink.AllMetrics()
 	if process && v.hold > 0 {
-		require.Eventually(t, func() bool { return metricsSink.len() == len(rec.ticks) },
+		require.Eventually(t, func() bool { return len(metricsSink.AllMetrics()) == len(rec.ticks) },
 			v.hold+10*time.Second, 5*time.Millisecond, "held batches delivered after the delay")
-		// A held batch is enriched after the delay and before it is passed
-		// on: a span surely took part if it was delivered before the
-		// delay ended, and may have if it was sent before it was passed on.
-		out, receivedAt = metricsSink.all()
-		require.Len(t, out, len(rec.ticks))
-		out, receivedAt = gtMatchBatches(t, in, out, receivedAt)
+		// A held batch is enriched after the delay: a span surely took
+		// part if it was delivered before the delay ended.
+		out = gtMatchBatches(t, in, metricsSink.AllMetrics())
 		for id, at := range deliveredAt {
 			sp := spans.First(id)
-			sp.Tick, sp.MaybeTick = len(rec.ticks), len(rec.ticks)
+			sp.Tick = len(rec.ticks)
 			for k := len(fedAt) - 1; k >= 0; k-- {
 				if fedAt[k].Add(v.hold).After(at) {
 					sp.Tick = k
-				}
-				if receivedAt[k].After(sentAt[id]) {
-					sp.MaybeTick = k
 				}
 			}
 		}
@@ -423,9 +459,6 @@ func gtFeed(t *testing.T, rec *gtRecording, v gtVariant, process bool) (in, out 
 				}
 			}
 		}
-	}
-	if receivedAt == nil {
-		out, _ = metricsSink.all()
 	}
 	require.Len(t, out, len(rec.ticks))
 	return in, out, spans
@@ -472,48 +505,19 @@ func (a gtAgreement) String() string {
 		a.requests, q(0), q(0.5), q(0.99), q(1), a.otherBucket, a.examples)
 }
 
-// gtTimedSink keeps the batches it receives and when each arrived.
-type gtTimedSink struct {
-	mu  sync.Mutex
-	mds []pmetric.Metrics
-	at  []time.Time
-}
-
-func (s *gtTimedSink) ConsumeMetrics(_ context.Context, md pmetric.Metrics) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.mds, s.at = append(s.mds, md), append(s.at, time.Now())
-	return nil
-}
-
-func (*gtTimedSink) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
-
-func (s *gtTimedSink) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.mds)
-}
-
-func (s *gtTimedSink) all() ([]pmetric.Metrics, []time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.mds), slices.Clone(s.at)
-}
-
-// gtMatchBatches orders the received batches, and when each was received,
-// as the fed ones: each fed batch with the first received one equal to it
-// but for exemplars. Batches without a delta histogram are not held: they
-// overtake the held ones.
-func gtMatchBatches(t *testing.T, in, out []pmetric.Metrics, at []time.Time) ([]pmetric.Metrics, []time.Time) {
+// gtMatchBatches orders the received batches as the fed ones: each fed
+// batch with the first received one equal to it but for exemplars. Batches
+// without a delta histogram are not held: they overtake the held ones.
+func gtMatchBatches(t *testing.T, in, out []pmetric.Metrics) []pmetric.Metrics {
 	t.Helper()
+	require.Len(t, out, len(in))
 	matched := make([]pmetric.Metrics, len(in))
-	matchedAt := make([]time.Time, len(in))
 	used := make([]bool, len(out))
 	moved := 0
 	for i := range in {
 		for j := range out {
 			if !used[j] && pmetrictest.CompareMetrics(in[i], withoutExemplars(out[j])) == nil {
-				matched[i], matchedAt[i], used[j] = out[j], at[j], true
+				matched[i], used[j] = out[j], true
 				if i != j {
 					moved++
 				}
@@ -523,19 +527,5 @@ func gtMatchBatches(t *testing.T, in, out []pmetric.Metrics, at []time.Time) ([]
 		require.NotEqual(t, pmetric.Metrics{}, matched[i], "tick %d: no batch received equals it but for exemplars", i)
 	}
 	t.Logf("%d of %d batches were received at another position (batches that are not held overtake held ones)", moved, len(in))
-	return matched, matchedAt
-}
-
-func gtFirst(s []string, n int) []string { return s[:min(n, len(s))] }
-
-// gtFail reports each problem on its own line, the first few in full.
-func gtFail(t *testing.T, what string, problems []string) {
-	t.Helper()
-	for i, p := range problems {
-		if i == 10 {
-			t.Errorf("%s: %d more", what, len(problems)-i)
-			break
-		}
-		t.Errorf("%s: %s", what, p)
-	}
+	return matched
 }

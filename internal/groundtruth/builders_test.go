@@ -41,6 +41,9 @@ type exSpec struct {
 	traceID uint64 // 0: span
 	value   float64
 	ts      time.Duration // after t0; 0: the span's end
+	// replaced: an exemplar the point arrived with that the processor
+	// removed (a traceless one whose bucket a span's exemplar took).
+	replaced bool
 }
 
 type pointSpec struct {
@@ -49,6 +52,10 @@ type pointSpec struct {
 	given       []exSpec      // exemplars the point arrives with
 	attached    []exSpec      // exemplars the processor added
 	tick        int
+	// rescaled: an exponential point at scale and offset, not the
+	// stream's.
+	rescaled      bool
+	scale, offset int32
 }
 
 // stream says what the scenario's metric is.
@@ -153,7 +160,12 @@ func (sc *scenario) metrics(p pointSpec, output bool) pmetric.Metrics {
 	if sc.stream.cumulative {
 		temporality = pmetric.AggregationTemporalityCumulative
 	}
-	exs := append([]exSpec(nil), p.given...)
+	var exs []exSpec
+	for _, e := range p.given {
+		if !output || !e.replaced {
+			exs = append(exs, e)
+		}
+	}
 	if output {
 		exs = append(exs, p.attached...)
 	}
@@ -165,8 +177,12 @@ func (sc *scenario) metrics(p pointSpec, output bool) pmetric.Metrics {
 		putAttrs(dp.Attributes(), sc.stream.attrs)
 		dp.SetStartTimestamp(pcommon.NewTimestampFromTime(t0.Add(p.start)))
 		dp.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(p.time)))
-		dp.SetScale(sc.stream.scale)
-		dp.Positive().SetOffset(sc.stream.offset)
+		scale, offset := sc.stream.scale, sc.stream.offset
+		if p.rescaled {
+			scale, offset = p.scale, p.offset
+		}
+		dp.SetScale(scale)
+		dp.Positive().SetOffset(offset)
 		dp.Positive().BucketCounts().FromRaw(p.counts)
 		dst = dp.Exemplars()
 	} else {
@@ -186,8 +202,10 @@ func (sc *scenario) metrics(p pointSpec, output bool) pmetric.Metrics {
 		if tid == 0 {
 			tid = e.span
 		}
-		ex.SetTraceID(traceID(tid))
-		ex.SetSpanID(spanID(e.span))
+		if e.span != 0 {
+			ex.SetTraceID(traceID(tid))
+			ex.SetSpanID(spanID(e.span))
+		}
 		ts := e.ts
 		if ts == 0 {
 			ts = sc.spanEnd(e.span)

@@ -20,10 +20,19 @@
 //     an attribute (semconv.go);
 //   - streams, point windows, growth and resets of cumulative points
 //     (streams.go);
-//   - the judge of every exemplar attached to a recorded workload (judge*.go)
-//     with its table of how far an instrumentation's metric and span timers
-//     may disagree (skew.go), recorded SDK captures and when their batches
-//     reach a collector (capture.go);
-//   - a replay of the processor's documented candidate ranking for the Go SDK
-//     workload (replay*.go).
+//   - the judge of every exemplar attached to a recorded workload (judge*.go):
+//     is it true (a real span of a request its bucket counted: same service,
+//     kind and attributes; ended in the point's window, or a late span on a
+//     bucket that grew or is still owed one, or a span that ended just after
+//     the point whose time it carries; its own duration, or a fresh span
+//     standing in from outside the bucket where the instrumentation's timing
+//     and the counts make it very likely the same request; one per bucket,
+//     one bucket per span, one window per request, never older than the
+//     bucket's last), and how many of the grown buckets the workload's
+//     delivered spans could honestly fill at once got one. It judges truth
+//     and coverage, never which of several honest candidates a processor
+//     prefers;
+//   - how far an instrumentation's metric and span timers may disagree
+//     (skew.go), recorded SDK captures and when their batches reach a
+//     collector (capture.go).
 package groundtruth // import "github.com/otelcol-exemplar/otelcol-exemplar/internal/groundtruth"

@@ -12,25 +12,30 @@ import (
 
 // Rules an exemplar can break, as findings name them.
 const (
-	RuleNoRule    = "no-rule"        // attached to a metric no default rule selects
-	RuleUnit      = "unit"           // attached to a metric whose unit is no duration
-	RuleNoIDs     = "no-ids"         // attached without a trace or span ID
-	RuleNoSpan    = "no-span"        // names no span of the workload
-	RuleService   = "service"        // the span is another service's
-	RuleKind      = "kind"           // the span's kind is not the metric's
-	RuleAttribute = "attribute"      // a mapped point attribute differs or is missing
-	RuleTimestamp = "timestamp"      // the timestamp is not the span's end
-	RuleWindow    = "window"         // the span did not end inside the point's window
-	RuleBucket    = "bucket"         // the value's bucket did not grow, or no bucket holds it
-	RuleLate      = "late"           // a late span on a bucket that neither grew nor is owed one
-	RuleValue     = "value"          // the value is neither the duration nor a stand-in's bound
-	RuleSkew      = "stand-in-skew"  // a stand-in beyond the instrumentation's skew
-	RuleEvidence  = "stand-in-count" // a stand-in whose own bucket counted every such span
-	RuleBackwards = "backwards"      // older than an earlier exemplar of its bucket
-	RulePerBucket = "per-bucket"     // more than one exemplar on a bucket
-	RulePerSpan   = "per-span"       // one span explains several buckets of a point
-	RuleKept      = "sdk-kept"       // an SDK exemplar naming a span was dropped
-	RulePoints    = "points"         // the stream's points changed
+	RuleNoRule    = "no-rule"   // attached to a metric no default rule selects
+	RuleUnit      = "unit"      // attached to a metric whose unit is no duration
+	RuleNoIDs     = "no-ids"    // attached without a trace or span ID
+	RuleNoSpan    = "no-span"   // names no span of the workload
+	RuleService   = "service"   // the span is another service's
+	RuleKind      = "kind"      // the span's kind is not the metric's
+	RuleAttribute = "attribute" // a mapped point attribute differs or is missing
+	RuleTimestamp = "timestamp" // the timestamp is not the span's end
+	RuleWindow    = "window"    // the span did not end inside the point's window
+	RuleBucket    = "bucket"    // the value's bucket did not grow, or no bucket holds it
+	RuleLate      = "late"      // a late span on a bucket that neither grew nor is owed one
+	RuleValue     = "value"     // the value is neither the duration nor a stand-in's bound
+	RuleSkew      = "skew"      // the instrumentation cannot have counted the span's request in the bucket
+	// RuleStandInLate: a stand-in whose span did not end in the point's
+	// window since the previous point: a late span waits for its own
+	// bucket, and one that ended after the point fills only its own.
+	RuleStandInLate = "stand-in-late"
+	RuleEvidence    = "stand-in-count" // a stand-in whose own bucket counted every such span
+	RuleBackwards   = "backwards"      // older than an earlier exemplar of its bucket
+	RulePerBucket   = "per-bucket"     // more than one exemplar on a bucket
+	RulePerSpan     = "per-span"       // one span explains several buckets of a point
+	RuleOneWindow   = "one-window"     // one span is the exemplar of two windows of a stream
+	RuleKept        = "sdk-kept"       // an SDK exemplar naming a span was dropped
+	RulePoints      = "points"         // the stream's points changed
 )
 
 // relTolerance is how close an exemplar value must be to the span's
@@ -52,17 +57,23 @@ func (f Finding) String() string {
 type MetricReport struct {
 	Metric string
 	// Grown buckets: a delta point's non-zero buckets, a cumulative
-	// point's buckets that grew. Matchable: as many of them as the
-	// workload's spans can honestly fill at once (one span per bucket of a
-	// point), delivered before the point or, on a cumulative stream, before
-	// a later point of it while the bucket is still owed (no point between
-	// grew with a span of its own to take the bucket's one exemplar). Covered: the
-	// matchable ones carrying a valid exemplar of their window (on a later
-	// point, for a recovered late span).
-	Grown, Matchable, Covered int
+	// point's buckets that grew. Filled: those carrying a valid exemplar
+	// of their window (on a later point, for a recovered late span), the
+	// SDK's own included. Matchable: as many of them as the workload's
+	// spans can honestly fill at once (one span per bucket of a point),
+	// delivered before the point or, on a cumulative stream, before a
+	// later point of it while the bucket is still owed (no point between
+	// grew with a span of its own to take the bucket's one exemplar); a
+	// stand-in only on its own point. Covered: the matchable ones filled.
+	Grown, Filled, Matchable, Covered int
 	// Attached: exemplars the processor added; Invalid: those breaking a
-	// rule; StandIns: those whose value is not their span's own duration.
-	Attached, Invalid, StandIns int
+	// rule; StandIns: those whose value is not their span's own duration;
+	// Late: those whose span ended in an earlier window of the run;
+	// Straddles: those whose span ended just after the point whose time
+	// they carry; Owed: those on a bucket that did not grow at their
+	// point, owed an exemplar since their span's window; OwedStraddles:
+	// straddles there.
+	Attached, Invalid, StandIns, Late, Straddles, Owed, OwedStraddles int
 	// SDK: exemplars that came with the points; Traceless: of those, the
 	// ones naming no span.
 	SDK, Traceless int
@@ -77,6 +88,32 @@ const maxExamples = 5
 
 // Coverage is the share of matchable grown buckets covered (NaN without).
 func (m *MetricReport) Coverage() float64 { return ratio(m.Covered, m.Matchable) }
+
+// Share is the share of grown buckets filled (NaN without).
+func (m *MetricReport) Share() float64 { return ratio(m.Filled, m.Grown) }
+
+// Add adds o's counts (not its examples) to m.
+func (m *MetricReport) Add(o *MetricReport) {
+	m.Grown += o.Grown
+	m.Filled += o.Filled
+	m.Matchable += o.Matchable
+	m.Covered += o.Covered
+	m.Attached += o.Attached
+	m.Invalid += o.Invalid
+	m.StandIns += o.StandIns
+	m.Late += o.Late
+	m.Straddles += o.Straddles
+	m.Owed += o.Owed
+	m.OwedStraddles += o.OwedStraddles
+	m.SDK += o.SDK
+	m.Traceless += o.Traceless
+	for why, n := range o.Unmatchable {
+		addCount(&m.Unmatchable, why, n)
+	}
+}
+
+// Unmatched is how many grown buckets are not matchable.
+func (m *MetricReport) Unmatched() int { return m.Grown - m.Matchable }
 
 // StandInShare is the share of attached exemplars that are stand-ins.
 func (m *MetricReport) StandInShare() float64 { return ratio(m.StandIns, m.Attached) }
@@ -133,8 +170,9 @@ type Judge struct {
 	windows map[windowKey]*window
 	// invalid marks the processor's exemplars that broke a rule.
 	invalid map[exemplarRef]bool
-	// claims caches whether a point's own growth claims a bucket.
-	claims map[slotKey]bool
+	// placed records, per stream, the window (point) each span a valid
+	// exemplar names was observed in: one request is counted once.
+	placed map[*Stream]map[*Span]int
 }
 
 type exemplarRef struct {
@@ -148,7 +186,7 @@ func NewJudge(spans *Spans, in, out *Streams, skews Skews) *Judge {
 	return &Judge{
 		spans: spans, in: in, out: out, skews: skews,
 		joined: map[*Stream][]*Span{}, windows: map[windowKey]*window{}, invalid: map[exemplarRef]bool{},
-		claims: map[slotKey]bool{},
+		placed: map[*Stream]map[*Span]int{},
 	}
 }
 
@@ -213,11 +251,12 @@ func (j *Judge) judgeStream(rep *Report, s *Stream) {
 				continue
 			}
 			mr.Attached++
-			fs, standIn := j.exemplar(s, k, ex)
+			fs, v := j.exemplar(s, k, ex)
 			fs = append(fs, backwards(s, k, ex, last)...)
-			if standIn {
-				mr.StandIns++
+			if len(fs) == 0 {
+				fs = j.place(s, k, ex, v)
 			}
+			mr.count(v)
 			if len(fs) > 0 || j.invalid[exemplarRef{s, k, i}] {
 				mr.Invalid++
 				j.invalid[exemplarRef{s, k, i}] = true
@@ -234,6 +273,34 @@ func (j *Judge) judgeStream(rep *Report, s *Stream) {
 			if id := p.Layout.ID(ex.Bucket); ex.HasIDs() && ex.Bucket >= 0 && ex.TS >= last[id].TS {
 				last[id] = ex
 			}
+		}
+	}
+}
+
+// place records the window a valid exemplar's span was observed in, or
+// finds it observed in another window already.
+func (j *Judge) place(s *Stream, k int, ex Exemplar, v verdict) []Finding {
+	if v.sp == nil || v.jk < 0 {
+		return nil
+	}
+	if j.placed[s] == nil {
+		j.placed[s] = map[*Span]int{}
+	}
+	if prev, ok := j.placed[s][v.sp]; ok && prev != v.jk {
+		return []Finding{finding(s, k, ex, RuleOneWindow, fmt.Sprintf("the exemplar places the span's request in point %d's window; an earlier exemplar placed it in point %d's: a request is counted once", v.jk, prev))}
+	}
+	j.placed[s][v.sp] = v.jk
+	return nil
+}
+
+// count counts an attached exemplar's verdict.
+func (m *MetricReport) count(v verdict) {
+	for _, c := range []struct {
+		n  *int
+		is bool
+	}{{&m.StandIns, v.standIn}, {&m.Late, v.late}, {&m.Straddles, v.straddle}, {&m.Owed, v.owed}, {&m.OwedStraddles, v.owed && v.straddle}} {
+		if c.is {
+			*c.n++
 		}
 	}
 }

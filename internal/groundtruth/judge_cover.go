@@ -6,71 +6,237 @@ package groundtruth // import "github.com/otelcol-exemplar/otelcol-exemplar/inte
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 )
 
-// coverage counts, over the points of s, the grown buckets, how many of
-// them the workload's spans could honestly fill at once, and how many of
-// those carry a valid exemplar of their window.
+// Coverage: of the grown buckets, how many the workload's spans could
+// honestly fill at once (matchable), and how many of those got a valid
+// exemplar of their window (covered). "At once" takes two matchings: per
+// point, a span fills one bucket; per stream, a bucket carries one
+// exemplar per point (a slot), which serves the growth of the point's own
+// window or, on a cumulative stream, an earlier window's still owed.
+
+// demand is a grown bucket b of point k for which the point's matching
+// found a span: the slots where it could get its exemplar, the one that
+// covers it first.
+type demand struct {
+	k, b    int
+	covered bool
+	slots   []slot
+	// cands are the candidates (window indexes) that could fill it.
+	cands []int
+}
+
+// slot is bucket b of point m: it carries one exemplar.
+type slot struct{ m, b int }
+
+// coverage counts, over the points of s, the grown buckets, those filled,
+// those matchable and those covered.
 func (j *Judge) coverage(mr *MetricReport, s *Stream) {
-	for k, p := range s.Points {
-		w := j.windowOf(s, k)
-		var covered, open []int
-		for b := range p.Counts {
-			if !s.Grown(k, b) {
+	var ds []demand
+	for k := range s.Points {
+		ds = append(ds, j.pointDemands(mr, s, k)...)
+	}
+	// Covered demands first: a maximum matching keeps every demand it has
+	// matched, so it holds as many covered ones as any can.
+	sort.SliceStable(ds, func(a, b int) bool { return ds[a].covered && !ds[b].covered })
+	index := map[slot]int{}
+	adj := make([][]int, len(ds))
+	for i, d := range ds {
+		for _, sl := range d.slots {
+			if _, ok := index[sl]; !ok {
+				index[sl] = len(index)
+			}
+			adj[i] = append(adj[i], index[sl])
+		}
+	}
+	for i, ok := range maxMatching(adj) {
+		d := ds[i]
+		switch {
+		case !ok:
+			addCount(&mr.Unmatchable, UnmatchableSlot, 1)
+		case d.covered:
+			mr.Matchable++
+			mr.Covered++
+		default:
+			mr.Matchable++
+			j.uncovered(mr, j.windowOf(s, d.k), d.b, d.cands)
+		}
+	}
+}
+
+// pointDemands counts point k's grown and filled buckets, matches them to
+// the candidates of its window (covered buckets first), counts those left
+// without one as unmatchable, and returns the others as demands.
+func (j *Judge) pointDemands(mr *MetricReport, s *Stream, k int) []demand {
+	w := j.windowOf(s, k)
+	var covered, open []int
+	var by []Exemplar
+	var at []int
+	for b := range s.Points[k].Counts {
+		if !s.Grown(k, b) {
+			continue
+		}
+		mr.Grown++
+		if ex, m, ok := j.coveredBy(s, k, b); ok {
+			mr.Filled++
+			covered, by, at = append(covered, b), append(by, ex), append(at, m)
+		} else {
+			open = append(open, b)
+		}
+	}
+	buckets := slices.Concat(covered, open)
+	adj := j.adjacency(w, buckets, by)
+	var ds []demand
+	for i, ok := range maxMatching(adj) {
+		if !ok {
+			addCount(&mr.Unmatchable, j.whyUnmatchable(w, buckets[i]), 1)
+			continue
+		}
+		d := demand{k: k, b: buckets[i], covered: i < len(covered), cands: adj[i]}
+		if d.covered {
+			d.slots = []slot{{at[i], s.BucketAt(at[i], k, d.b)}}
+		}
+		ds = append(ds, j.slotsOf(w, d))
+	}
+	return ds
+}
+
+// adjacency lists, per bucket, the candidates of point w (by index) that
+// could honestly fill it, but for spans a valid exemplar placed in another
+// window (one request is counted once); the first len(by) buckets are
+// covered, by those exemplars, whose span could fill them whatever the
+// model of arrival says (a valid exemplar shows it).
+func (j *Judge) adjacency(w *window, buckets []int, by []Exemplar) [][]int {
+	cands := w.candidates()
+	adj := make([][]int, len(buckets))
+	for i, b := range buckets {
+		for si, sp := range cands {
+			if i < len(by) && sp.TraceID == by[i].TraceID && sp.SpanID == by[i].SpanID {
+				adj[i] = append(adj[i], si)
 				continue
 			}
-			mr.Grown++
-			if j.covered(s, k, b) {
-				covered = append(covered, b)
-			} else {
-				open = append(open, b)
-			}
-		}
-		// Covered buckets first: a maximum matching keeps every bucket it
-		// has matched, so it holds as many covered ones as any can.
-		buckets := slices.Concat(covered, open)
-		adj := make([][]int, len(buckets))
-		for i, b := range buckets {
-			for si, sp := range w.spans {
-				if j.canFill(w, b, sp) {
-					adj[i] = append(adj[i], si)
-				}
-			}
-		}
-		for i, ok := range maxMatching(adj) {
-			switch {
-			case !ok:
-				addCount(&mr.Unmatchable, j.whyUnmatchable(w, buckets[i]))
-			case i < len(covered):
-				mr.Matchable++
-				mr.Covered++
-			default:
-				mr.Matchable++
-				j.uncovered(mr, w, buckets[i], adj[i])
+			if at, ok := j.placed[w.s][sp]; (!ok || at == w.k) && j.canFill(w, b, sp) {
+				adj[i] = append(adj[i], si)
 			}
 		}
 	}
+	return adj
 }
 
-// canFill reports whether span sp of point w's window could honestly fill
-// bucket b there: it fits the bucket, and arrived in time (recoverable).
-func (j *Judge) canFill(w *window, b int, sp *Span) bool {
-	return j.recoverable(w.s, w.k, b, sp) && j.fits(w, b, sp)
+// slotsOf adds to d the slots where its candidates could give it an
+// exemplar: its own point for one delivered by then, later points of the
+// run for a late span of its own (lateSlots).
+func (j *Judge) slotsOf(w *window, d demand) demand {
+	s, k := w.s, w.k
+	add := func(m int) {
+		if sl := (slot{m, s.BucketAt(m, k, d.b)}); sl.b >= 0 && !slices.Contains(d.slots, sl) {
+			d.slots = append(d.slots, sl)
+		}
+	}
+	cands := w.candidates()
+	for _, si := range d.cands {
+		sp := cands[si]
+		if sp.Tick <= s.Points[k].Tick {
+			add(k)
+			continue
+		}
+		if j.fitOf(w, d.b, sp, s.Points[k].Tick) != fitOwn {
+			continue
+		}
+		from, to := lateSlots(s, k, d.b, sp)
+		for m := from; m <= to; m++ {
+			add(m)
+		}
+	}
+	return d
 }
 
-// fits reports whether span sp of point w's window lies in bucket b, or
-// may stand in for it by the rules.
-func (j *Judge) fits(w *window, b int, sp *Span) bool {
+// lateSlots returns the points from..to (from > to: none) at which bucket b
+// of cumulative point k may take a span sp of its own that arrived after
+// k: from the first point it had arrived by, as long as the bucket did not
+// grow again before (a newer growth is owed the bucket's exemplar next; to
+// recover the older one after it would step back in time), up to and
+// including the next point at which it grew.
+func lateSlots(s *Stream, k, b int, sp *Span) (from, to int) {
+	from, to = -1, -2
+	for m := k + 1; s.Cumulative && m < len(s.Points) && s.Continues(m); m++ {
+		bm := s.BucketAt(m, k, b)
+		if bm < 0 {
+			break
+		}
+		if from < 0 && sp.Tick <= s.Points[m].Tick {
+			from = m
+		}
+		if from >= 0 {
+			to = m
+		}
+		if s.Grown(m, bm) {
+			break
+		}
+	}
+	return from, to
+}
+
+// candidates are the spans that may fill a bucket of the window's point:
+// those that ended in the window, then those that ended just after it.
+func (w *window) candidates() []*Span { return slices.Concat(w.spans, w.after) }
+
+// fit is how a span may fill a bucket.
+type fit uint8
+
+const (
+	fitNone fit = iota
+	// fitOwn: the span's duration lies in the bucket.
+	fitOwn
+	// fitStandIn: the span may stand in for the bucket.
+	fitStandIn
+)
+
+// fitOf says how span sp, one of point w's candidates, may fill bucket b
+// by the rules: its duration in the bucket, or a stand-in (a span of the
+// window, within the instrumentation's skew and the product's tolerance,
+// with count evidence among the spans delivered by tick upTo, see
+// window.evidence); either only where the instrumentation could have
+// counted its request there.
+func (j *Judge) fitOf(w *window, b int, sp *Span, upTo int) fit {
 	s, p := w.s, w.s.Points[w.k]
-	d := sp.Value(s.UnitNanos)
-	if p.Layout.Of(d) == b {
-		return true
+	lo, hi := p.Layout.Range(b)
+	if !j.skews.For(s.Scope).Within(Tolerance).Admits(float64(sp.Nanos()), lo, hi, s.UnitNanos) {
+		return fitNone
 	}
-	if _, ok := p.Layout.ClampInto(b, d); !ok {
+	d := sp.Value(s.UnitNanos)
+	switch {
+	case p.Layout.Of(d) == b:
+		return fitOwn
+	case sp.End > w.hi:
+		return fitNone // a straddling span fills its own bucket only
+	}
+	if _, ok := p.Layout.ClampInto(b, d); !ok || !w.evidence(d, upTo) {
+		return fitNone
+	}
+	return fitStandIn
+}
+
+// canFill reports whether span sp, one of point w's candidates, could
+// honestly fill bucket b: it fits, and arrived in time; a stand-in before
+// the point itself (a late span never stands in), a span of the bucket's
+// own before the point or a later one that may still recover it.
+func (j *Judge) canFill(w *window, b int, sp *Span) bool {
+	tick := w.s.Points[w.k].Tick
+	switch j.fitOf(w, b, sp, tick) {
+	case fitOwn:
+		if sp.Tick <= tick {
+			return true
+		}
+		from, to := lateSlots(w.s, w.k, b, sp)
+		return from <= to
+	case fitStandIn:
+		return sp.Tick <= tick
+	default:
 		return false
 	}
-	return j.skews.For(s.Scope, s.Unit).Allows(p.Layout.Distance(b, d)*s.UnitNanos) && w.evidence(d)
 }
 
 // Why a grown bucket is not matchable.
@@ -79,21 +245,22 @@ const (
 	UnmatchableNoFit    = "no span of the window fits the bucket"
 	UnmatchableLate     = "its spans arrived too late"
 	UnmatchableContends = "its spans are needed by other buckets of the point"
+	UnmatchableSlot     = "the bucket's one exemplar is needed by another window"
 )
 
 func (j *Judge) whyUnmatchable(w *window, b int) string {
-	if len(w.spans) == 0 {
+	if len(w.spans)+len(w.after) == 0 {
 		return UnmatchableNoSpan
 	}
-	fit, arrived := false, false
-	for _, sp := range w.spans {
-		if j.fits(w, b, sp) {
-			fit = true
-			arrived = arrived || j.recoverable(w.s, w.k, b, sp)
+	fits, arrived := false, false
+	for _, sp := range w.candidates() {
+		if j.fitOf(w, b, sp, anyTick) != fitNone {
+			fits = true
+			arrived = arrived || j.canFill(w, b, sp)
 		}
 	}
 	switch {
-	case !fit:
+	case !fits:
 		return UnmatchableNoFit
 	case !arrived:
 		return UnmatchableLate
@@ -102,74 +269,27 @@ func (j *Judge) whyUnmatchable(w *window, b int) string {
 	}
 }
 
-func addCount(m *map[string]int, key string) {
+func addCount(m *map[string]int, key string, n int) {
 	if *m == nil {
 		*m = map[string]int{}
 	}
-	(*m)[key]++
+	(*m)[key] += n
 }
 
-// recoverable reports whether sp reached the processor before point k, or,
-// on a cumulative stream, before a later point of the same run while the
-// bucket is still owed an exemplar: until a point whose own growth has a
-// span of its own there, which takes the bucket's one exemplar (and a
-// later recovery would step back in time).
-func (j *Judge) recoverable(s *Stream, k, b int, sp *Span) bool {
-	if sp.Tick <= s.Points[k].Tick {
-		return true
-	}
-	for m := k + 1; s.Cumulative && m < len(s.Points) && s.Continues(m); m++ {
-		bm := s.BucketAt(m, k, b)
-		if bm < 0 || j.claimed(s, m, bm) {
-			return false
-		}
-		if sp.Tick <= s.Points[m].Tick {
-			return true
-		}
-	}
-	return false
-}
-
-type slotKey struct {
-	s    *Stream
-	k, b int
-}
-
-// claimed reports whether bucket b of point k grew and a span that fits it
-// had arrived by then: the point's own growth takes the bucket.
-func (j *Judge) claimed(s *Stream, k, b int) bool {
-	key := slotKey{s, k, b}
-	if v, ok := j.claims[key]; ok {
-		return v
-	}
-	claim := false
-	if s.Grown(k, b) {
-		w := j.windowOf(s, k)
-		for _, sp := range w.spans {
-			if sp.Tick <= s.Points[k].Tick && j.fits(w, b, sp) {
-				claim = true
-				break
-			}
-		}
-	}
-	j.claims[key] = claim
-	return claim
-}
-
-// covered reports whether grown bucket b of point k carries a valid
-// exemplar naming a span from its window, on the point or (a recovered late
-// span) a later point of the same cumulative run.
-func (j *Judge) covered(s *Stream, k, b int) bool {
+// coveredBy returns the valid exemplar naming a span from its window that
+// grown bucket b of point k carries, on the point or (a recovered late
+// span) a later point m of the same cumulative run, and m.
+func (j *Judge) coveredBy(s *Stream, k, b int) (Exemplar, int, bool) {
 	lo, hi := s.Window(k)
 	for m := k; m < len(s.Points) && (m == k || s.Cumulative && s.Continues(m)); m++ {
 		bm := s.BucketAt(m, k, b)
 		for i, ex := range s.Points[m].Exemplars {
 			if bm >= 0 && ex.Bucket == bm && ex.HasIDs() && ex.TS > lo && ex.TS <= hi && !j.invalid[exemplarRef{s, m, i}] {
-				return true
+				return ex, m, true
 			}
 		}
 	}
-	return false
+	return Exemplar{}, -1, false
 }
 
 // maxMatching matches left vertices (buckets) to right ones (spans), each
@@ -207,7 +327,7 @@ func (j *Judge) uncovered(mr *MetricReport, w *window, b int, cands []int) {
 	p := w.s.Points[w.k]
 	desc := make([]string, 0, len(cands))
 	for _, si := range cands {
-		sp := w.spans[si]
+		sp := w.candidates()[si]
 		desc = append(desc, fmt.Sprintf("span %s/%s %.6f %s ended %d delivered at tick %d",
 			sp.TraceID, sp.SpanID, sp.Value(w.s.UnitNanos), w.s.Unit, sp.End, sp.Tick))
 	}

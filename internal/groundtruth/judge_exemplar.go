@@ -5,138 +5,204 @@ package groundtruth // import "github.com/otelcol-exemplar/otelcol-exemplar/inte
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"time"
 )
 
-// exemplar judges one exemplar the processor attached to point k of s, and
-// reports whether its value stands in for its span's duration. With
-// duplicate span IDs it is valid when one of the spans so named makes it so.
-func (j *Judge) exemplar(s *Stream, k int, ex Exemplar) ([]Finding, bool) {
+// verdict is what judging one exemplar found besides the rules it broke.
+type verdict struct {
+	// standIn: the value is not the span's own duration.
+	standIn bool
+	// late: the span ended in an earlier window of the run than the point's.
+	late bool
+	// straddle: the span ended just after the point whose time it carries.
+	straddle bool
+	// owed: the bucket did not grow at the exemplar's point; it was owed
+	// one since the span's window.
+	owed bool
+	// sp is the span judged (of several with its IDs, the best) and jk the
+	// point whose window its observation lies in (-1: none).
+	sp *Span
+	jk int
+}
+
+// subject is one exemplar of point k of s judged as naming span sp.
+type subject struct {
+	s  *Stream
+	k  int
+	ex Exemplar
+	sp *Span
+}
+
+func (x subject) finding(rule, format string, args ...any) Finding {
+	return finding(x.s, x.k, x.ex, rule, fmt.Sprintf(format, args...))
+}
+
+// exemplar judges one exemplar the processor attached to point k of s.
+// With duplicate span IDs it is valid when one of the spans so named makes
+// it so.
+func (j *Judge) exemplar(s *Stream, k int, ex Exemplar) ([]Finding, verdict) {
 	switch {
 	case !s.HasRule:
-		return []Finding{finding(s, k, ex, RuleNoRule, "no default rule selects this metric")}, false
+		return []Finding{finding(s, k, ex, RuleNoRule, "no default rule selects this metric")}, verdict{jk: -1}
 	case s.UnitNanos == 0:
-		return []Finding{finding(s, k, ex, RuleUnit, fmt.Sprintf("unit %q is no duration unit", s.Unit))}, false
+		return []Finding{finding(s, k, ex, RuleUnit, fmt.Sprintf("unit %q is no duration unit", s.Unit))}, verdict{jk: -1}
 	case !ex.HasIDs():
-		return []Finding{finding(s, k, ex, RuleNoIDs, "the exemplar names no span")}, false
+		return []Finding{finding(s, k, ex, RuleNoIDs, "the exemplar names no span")}, verdict{jk: -1}
 	case ex.Bucket < 0:
-		return []Finding{finding(s, k, ex, RuleBucket, fmt.Sprintf("value %v lies in no bucket the point carries", ex.Value))}, false
+		return []Finding{finding(s, k, ex, RuleBucket, fmt.Sprintf("value %v lies in no bucket the point carries", ex.Value))}, verdict{jk: -1}
 	}
 	spans := j.spans.Lookup(ex.TraceID, ex.SpanID)
 	if len(spans) == 0 {
-		return []Finding{finding(s, k, ex, RuleNoSpan, "no span of the workload has these IDs")}, false
+		return []Finding{finding(s, k, ex, RuleNoSpan, "no span of the workload has these IDs")}, verdict{jk: -1}
 	}
 	var best []Finding
-	bestStandIn := false
+	bestVerdict := verdict{jk: -1}
 	for i, sp := range spans {
-		fs, standIn := j.againstSpan(s, k, ex, sp)
+		fs, v := j.againstSpan(subject{s: s, k: k, ex: ex, sp: sp})
 		if i == 0 || len(fs) < len(best) {
-			best, bestStandIn = fs, standIn
+			best, bestVerdict = fs, v
 		}
 	}
-	return best, bestStandIn
+	return best, bestVerdict
 }
 
-// againstSpan judges ex as naming span sp.
-func (j *Judge) againstSpan(s *Stream, k int, ex Exemplar, sp *Span) ([]Finding, bool) {
+// againstSpan judges x.ex as naming span x.sp.
+func (j *Judge) againstSpan(x subject) ([]Finding, verdict) {
 	var fs []Finding
-	add := func(rule, format string, args ...any) {
-		fs = append(fs, finding(s, k, ex, rule, fmt.Sprintf(format, args...)))
+	add := func(rule, why string) {
+		if rule != "" {
+			fs = append(fs, x.finding(rule, "%s", why))
+		}
 	}
-	if rule, why := s.Mismatch(sp); rule != "" {
-		add(rule, "%s", why)
-	}
-	if ex.TS != sp.End {
-		add(RuleTimestamp, "timestamp %d, the span ended at %d", ex.TS, sp.End)
-	}
-	jk, rule, why := j.window(s, k, ex, sp)
-	if rule != "" {
-		add(rule, "%s", why)
-	}
-	standIn, rule, why := j.value(s, k, jk, ex, sp)
-	if rule != "" {
-		add(rule, "%s", why)
-	}
-	return fs, standIn
+	add(x.s.Mismatch(x.sp))
+	at, straddle, rule, why := observedAt(x)
+	add(rule, why)
+	pl, rule, why := j.window(x, at)
+	add(rule, why)
+	standIn, rule, why := j.value(x, pl.jk, straddle)
+	add(rule, why)
+	return fs, verdict{standIn: standIn, late: pl.jk >= 0 && pl.jk < x.k, straddle: straddle, owed: pl.owed, sp: x.sp, jk: pl.jk}
 }
 
-// window returns the point whose window the span ended in (k, or for a
-// late span an earlier point of the same cumulative run), and the rule the
-// exemplar breaks by when its span ended ("" for none).
-func (j *Judge) window(s *Stream, k int, ex Exemplar, sp *Span) (int, string, string) {
+// observedAt returns when the exemplar says its request was observed: the
+// span's end, its timestamp; or, for a span that ended at most Tolerance
+// after a point of the stream up to x.k (a straddle), that point's time,
+// its timestamp then.
+func observedAt(x subject) (at uint64, straddle bool, rule, why string) {
+	ts, end := x.ex.TS, x.sp.End
+	switch {
+	case ts == end:
+		return end, false, "", ""
+	case end > ts && end-ts <= uint64(Tolerance) && x.s.pointAt(ts, x.k) >= 0:
+		return ts, true, "", ""
+	}
+	return end, false, RuleTimestamp, fmt.Sprintf("timestamp %d is neither the span's end %d nor the time of a point the span ended at most %s after",
+		ts, end, Tolerance)
+}
+
+// placement is where an exemplar's observation lies: jk is the point
+// whose window holds it (x.k, or for a late span an earlier point of the
+// same cumulative run; -1 for none); owed, that the bucket did not grow at
+// x.k and is owed an exemplar since point jk.
+type placement struct {
+	jk   int
+	owed bool
+}
+
+// window places observation time at and returns the rule the exemplar
+// breaks by it ("" for none).
+func (j *Judge) window(x subject, at uint64) (placement, string, string) {
+	s, k, ex := x.s, x.k, x.ex
 	lo, hi := s.Window(k)
 	switch {
-	case sp.End > hi:
-		return -1, RuleWindow, fmt.Sprintf("the span ended at %d, %s after the point's window (%d, %d]", sp.End, time.Duration(sp.End-hi), lo, hi)
-	case sp.End > lo && !s.Grown(k, ex.Bucket):
-		return k, RuleBucket, fmt.Sprintf("the bucket did not grow in the window (added %v)", s.Added(k))
-	case sp.End > lo:
-		return k, "", ""
+	case at > hi:
+		return placement{jk: -1}, RuleWindow, fmt.Sprintf("the span ended at %d, %s after the point's window (%d, %d]", at, time.Duration(at-hi), lo, hi)
+	case at > lo && !s.Grown(k, ex.Bucket):
+		return placement{jk: k}, RuleBucket, fmt.Sprintf("the bucket did not grow in the window (added %v)", s.Added(k))
+	case at > lo:
+		return placement{jk: k}, "", ""
 	case !s.Continues(k):
-		return -1, RuleWindow, fmt.Sprintf("the span ended at %d, %s before the point's window (%d, %d]", sp.End, time.Duration(lo-sp.End), lo, hi)
+		return placement{jk: -1}, RuleWindow, fmt.Sprintf("the span ended at %d, %s before the point's window (%d, %d]", at, time.Duration(lo-at), lo, hi)
 	}
 	// A late span: ended before the previous point, in the same run.
-	jk := s.Interval(sp.End, k-1)
+	jk := s.Interval(at, k-1)
 	if jk < 0 || !s.sameRun(jk, k) {
-		return -1, RuleWindow, fmt.Sprintf("the span ended at %d, before the stream's run that point %d continues", sp.End, k)
+		return placement{jk: -1}, RuleWindow, fmt.Sprintf("the span ended at %d, before the stream's run that point %d continues", at, k)
 	}
 	if s.Grown(k, ex.Bucket) {
-		return jk, "", ""
+		return placement{jk: jk}, "", ""
 	}
-	if owedSince(s, jk, k, ex.Value) {
-		return jk, "", ""
+	if owedSince(s, jk, k, ex.Bucket) {
+		return placement{jk: jk, owed: true}, "", ""
 	}
-	return jk, RuleLate, fmt.Sprintf("a late span from point %d's window: the bucket did not grow at point %d, and is owed no exemplar since point %d (it did not grow then, or a point since carried one from that window)", jk, k, jk)
+	return placement{jk: jk}, RuleLate, fmt.Sprintf("a late span from point %d's window: the bucket did not grow at point %d, and is owed no exemplar since point %d (it did not grow then, or a point since carried one from that window)", jk, k, jk)
 }
 
-// owedSince reports whether the bucket holding v grew at point jk and no
-// point from jk to k-1 carried an exemplar from jk's window on it (an
-// exemplar recovered there for an older window serves that one).
-func owedSince(s *Stream, jk, k int, v float64) bool {
-	if b := s.Points[jk].Layout.Of(v); b < 0 || !s.Grown(jk, b) {
-		return false
-	}
+// owedSince reports whether bucket b of point k is owed an exemplar since
+// point jk of its run: a bucket of jk that folds into it (after an
+// exponential stream scaled down, b holds several) grew there, and no point
+// from jk to k-1 carried an exemplar from jk's window on the bucket that
+// held it (an exemplar recovered there for an older window serves that one).
+func owedSince(s *Stream, jk, k, b int) bool {
 	lo, hi := s.Window(jk)
-	for m := jk; m < k; m++ {
-		b := s.Points[m].Layout.Of(v)
-		for _, ex := range s.Points[m].Exemplars {
-			if ex.Bucket == b && ex.HasIDs() && ex.TS > lo && ex.TS <= hi {
-				return false
+	carried := func(bj int) bool {
+		for m := jk; m < k; m++ {
+			bm := s.BucketAt(m, jk, bj)
+			for _, ex := range s.Points[m].Exemplars {
+				if bm >= 0 && ex.Bucket == bm && ex.HasIDs() && ex.TS > lo && ex.TS <= hi {
+					return true
+				}
 			}
 		}
+		return false
 	}
-	return true
+	for bj := range s.Points[jk].Counts {
+		if s.Grown(jk, bj) && s.BucketAt(k, jk, bj) == b && !carried(bj) {
+			return true
+		}
+	}
+	return false
 }
 
-// value judges the exemplar's value: the span's duration in the metric's
-// unit, or a stand-in clamped to the bound of a bucket the duration lies
-// outside, within the instrumentation's skew and with count evidence in
-// window jk (the point whose window the span ended in).
-func (j *Judge) value(s *Stream, k, jk int, ex Exemplar, sp *Span) (bool, string, string) {
-	d := sp.Value(s.UnitNanos)
+// value judges the exemplar's value: the span's own duration, in a bucket
+// the instrumentation's timing could have counted its request in; or a
+// stand-in, the duration clamped into a bucket it lies outside of, of a
+// span that ended in the point's own window (jk, not straddling), within
+// the instrumentation's skew and with count evidence there.
+func (j *Judge) value(x subject, jk int, straddle bool) (bool, string, string) {
+	s, k, ex := x.s, x.k, x.ex
+	d := x.sp.Value(s.UnitNanos)
 	l := s.Points[k].Layout
-	switch {
-	case closeTo(ex.Value, d, relTolerance):
+	lo, hi := l.Range(ex.Bucket)
+	w := j.skews.For(s.Scope)
+	admitted := w.Admits(float64(x.sp.Nanos()), lo, hi, s.UnitNanos)
+	if closeTo(ex.Value, d, relTolerance) {
+		if !admitted {
+			return false, RuleSkew, fmt.Sprintf("the span's duration %v %s lies in the bucket, yet its request cannot have been counted there: %s", d, s.Unit, w)
+		}
 		return false, "", ""
-	case l.Of(d) == ex.Bucket:
+	}
+	if l.Of(d) == ex.Bucket {
 		return false, RuleValue, fmt.Sprintf("value %v is not the span's duration %v %s, which lies in the same bucket", ex.Value, d, s.Unit)
-	case !l.AtBound(ex.Bucket, ex.Value, relTolerance):
-		return false, RuleValue, fmt.Sprintf("value %v is neither the span's duration %v %s nor a bound of its bucket", ex.Value, d, s.Unit)
 	}
-	skew := l.Distance(ex.Bucket, d) * s.UnitNanos
-	w := j.skews.For(s.Scope, s.Unit)
-	if !w.Allows(skew) {
-		return true, RuleSkew, fmt.Sprintf("stand-in: the span's duration %v %s lies %s outside the bucket; %s allows a metric-minus-span skew of [%s, %s] (%s)",
-			d, s.Unit, time.Duration(skew), s.Scope, w.Lo, w.Hi, w.Why)
+	if c, ok := l.ClampInto(ex.Bucket, d); !ok || !closeTo(ex.Value, c, relTolerance) {
+		return false, RuleValue, fmt.Sprintf("value %v is neither the span's duration %v %s nor that duration clamped into the bucket", ex.Value, d, s.Unit)
 	}
-	if jk < 0 {
+	switch {
+	case straddle || (jk >= 0 && jk != k):
+		return true, RuleStandInLate, fmt.Sprintf("stand-in: the span's duration %v %s lies outside the bucket, and the span did not end in the point's window (a late span waits for its own bucket; one that ended after the point fills only its own)", d, s.Unit)
+	case !admitted:
+		return true, RuleSkew, fmt.Sprintf("stand-in: the span's duration %v %s lies %s outside the bucket; %s",
+			d, s.Unit, time.Duration(l.Distance(ex.Bucket, d)*s.UnitNanos), w)
+	case jk < 0:
 		return true, "", ""
 	}
-	if w := j.windowOf(s, jk); !w.evidence(d) {
+	if win := j.windowOf(s, jk); !win.evidence(d, anyTick) {
 		own := s.Points[jk].Layout.Of(d)
 		return true, RuleEvidence, fmt.Sprintf("stand-in: in point %d's window the span's own bucket %s grew by %d and holds %d of the window's spans: none of them need have been counted elsewhere",
-			jk, describeOr(s.Points[jk].Layout, own), w.added(own), w.own[own])
+			jk, describeOr(s.Points[jk].Layout, own), win.added(own), win.own[own])
 	}
 	return true, "", ""
 }
@@ -154,14 +220,22 @@ type windowKey struct {
 }
 
 // window is what the spans that join a stream say about one point's
-// window: those that ended in it, and how many lie in each bucket.
+// window: those that ended in it, how many lie in each bucket, and those
+// that ended at most Tolerance after it (which may straddle the point).
 type window struct {
 	s      *Stream
 	k      int
 	lo, hi uint64
 	spans  []*Span
+	after  []*Span
 	own    map[int]int
+	// delivered caches, per bucket, how many of the window's spans lie in
+	// it and were delivered by the point.
+	delivered map[int]int
 }
+
+// anyTick counts every span of a window, delivered or not.
+const anyTick = math.MaxInt
 
 // windowOf returns (and caches) point k's window of s.
 func (j *Judge) windowOf(s *Stream, k int) *window {
@@ -169,14 +243,19 @@ func (j *Judge) windowOf(s *Stream, k int) *window {
 	if w, ok := j.windows[key]; ok {
 		return w
 	}
-	w := &window{s: s, k: k, own: map[int]int{}}
+	w := &window{s: s, k: k, own: map[int]int{}, delivered: map[int]int{}}
 	w.lo, w.hi = s.Window(k)
 	all := j.joinedOf(s)
-	from := sort.Search(len(all), func(i int) bool { return all[i].End > w.lo })
-	to := sort.Search(len(all), func(i int) bool { return all[i].End > w.hi })
+	endingBy := func(t uint64) int { return sort.Search(len(all), func(i int) bool { return all[i].End > t }) }
+	from, to := endingBy(w.lo), endingBy(w.hi)
 	w.spans = all[from:to]
+	w.after = all[to:endingBy(w.hi+uint64(Tolerance))]
 	for _, sp := range w.spans {
-		w.own[s.Points[k].Layout.Of(sp.Value(s.UnitNanos))]++
+		b := s.Points[k].Layout.Of(sp.Value(s.UnitNanos))
+		w.own[b]++
+		if sp.Tick <= s.Points[k].Tick {
+			w.delivered[b]++
+		}
 	}
 	j.windows[key] = w
 	return w
@@ -192,8 +271,14 @@ func (w *window) added(b int) uint64 {
 
 // evidence reports whether the own bucket of a span of duration d holds
 // more of the window's spans than it grew by: one of them, very likely,
-// was counted in another bucket.
-func (w *window) evidence(d float64) bool {
+// was counted in another bucket. With upTo the point's tick it counts the
+// spans delivered by the point (what a processor could have counted), with
+// anyTick all of them (the truth).
+func (w *window) evidence(d float64, upTo int) bool {
 	own := w.s.Points[w.k].Layout.Of(d)
-	return uint64(w.own[own]) > w.added(own)
+	n := w.own[own]
+	if upTo != anyTick {
+		n = w.delivered[own]
+	}
+	return uint64(n) > w.added(own)
 }

@@ -66,11 +66,15 @@ func TestJudgeFlagsEveryBrokenRule(t *testing.T) {
 			sc.spans[0].name = "GET"
 			return sc
 		}, groundtruth.RuleAttribute},
-		{"ended after the point", func(sc *scenario) *scenario {
+		{"ended after the point, timestamp its end", func(sc *scenario) *scenario {
 			sc.spans[0].end = 10*time.Second + ms(1)
-			sc.points[0].attached[0].ts = 10 * time.Second
 			return sc
 		}, groundtruth.RuleWindow},
+		{"ended too long after the point to straddle it", func(sc *scenario) *scenario {
+			sc.spans[0].end = 10*time.Second + ms(2.5)
+			sc.points[0].attached[0].ts = 10 * time.Second
+			return sc
+		}, groundtruth.RuleTimestamp},
 		{"ended before the delta point's start", func(sc *scenario) *scenario {
 			sc.points[0].start = 6 * time.Second
 			return sc
@@ -354,7 +358,7 @@ func TestJudgeCoverage(t *testing.T) {
 		m := rep.Metric("http.server.request.duration")
 		assert.Equal(t, []int{1, 1, 1}, []int{m.Grown, m.Matchable, m.Covered})
 	})
-	t.Run("a late span is superseded by the bucket's next growth with a span of its own", func(t *testing.T) {
+	t.Run("a late span competes with the bucket's next growth for its one exemplar", func(t *testing.T) {
 		sc := base()
 		sc.stream.cumulative = true
 		sc.spans[0].tick = 2
@@ -369,7 +373,40 @@ func TestJudgeCoverage(t *testing.T) {
 		require.Empty(t, rep.Findings)
 		m := rep.Metric("http.server.request.duration")
 		assert.Equal(t, []int{2, 1, 1}, []int{m.Grown, m.Matchable, m.Covered})
-		assert.Equal(t, map[string]int{groundtruth.UnmatchableLate: 1}, m.Unmatchable)
+		assert.Equal(t, map[string]int{groundtruth.UnmatchableSlot: 1}, m.Unmatchable)
+	})
+	t.Run("a bucket that grew again before its late span arrived is owed no more", func(t *testing.T) {
+		sc := base()
+		sc.stream.cumulative = true
+		sc.spans[0].tick = 4
+		sc.points[0].attached = nil
+		sc.points = append(sc.points,
+			pointSpec{time: 20 * time.Second, tick: 3, counts: []uint64{0, 2, 0, 0, 0, 0}},
+			pointSpec{time: 30 * time.Second, tick: 5, counts: []uint64{0, 2, 0, 0, 0, 0}})
+		m := sc.judge().Metric("http.server.request.duration")
+		assert.Equal(t, []int{2, 0}, []int{m.Grown, m.Matchable})
+		assert.Equal(t, map[string]int{groundtruth.UnmatchableLate: 1, groundtruth.UnmatchableNoSpan: 1}, m.Unmatchable)
+	})
+	t.Run("a window's late span recovered takes the slot a newer stand-in needed", func(t *testing.T) {
+		// Point 0's request (span 1, 7 ms) arrives after it; point 1 counts
+		// one more in the bucket, whose only span (span 2, 10.5 ms) could
+		// stand in. Point 1 carries span 1: one of the two windows is
+		// matchable, and it is covered.
+		sc := base()
+		sc.stream.cumulative = true
+		sc.spans[0].tick = 2
+		sc.points[0].attached = nil
+		sc.spans = append(sc.spans, serverSpan(2, 15*time.Second, ms(10.5)))
+		sc.spans[1].tick = 2
+		sc.points = append(sc.points, pointSpec{
+			time: 20 * time.Second, tick: 3, counts: []uint64{0, 2, 0, 0, 0, 0},
+			attached: []exSpec{{span: 1, value: 0.007}},
+		})
+		rep := sc.judge()
+		require.Empty(t, rep.Findings)
+		m := rep.Metric("http.server.request.duration")
+		assert.Equal(t, []int{2, 1, 1, 1}, []int{m.Grown, m.Filled, m.Matchable, m.Covered})
+		assert.Equal(t, map[string]int{groundtruth.UnmatchableSlot: 1}, m.Unmatchable)
 	})
 	t.Run("one span fills one bucket of a point", func(t *testing.T) {
 		sc := standIn()

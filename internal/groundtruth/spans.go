@@ -43,12 +43,11 @@ type Span struct {
 	Attrs   pcommon.Map
 	// Start and End are Unix nanoseconds.
 	Start, End uint64
-	// Tick orders delivery against the metrics: a point of tick t may use
-	// the span when Tick <= t (a replay gives spans and points distinct
-	// positions in one sequence). MaybeTick is the first tick that may
-	// have used it (a held batch is enriched some time after its delay);
-	// FedTick the tick whose metrics it was delivered before.
-	Tick, MaybeTick, FedTick int
+	// Tick orders delivery against the metrics: a point of tick t surely
+	// had the span when Tick <= t (a replay gives spans and points distinct
+	// positions in one sequence; a held batch is enriched some time after
+	// it was fed). FedTick is the tick whose metrics it was fed before.
+	Tick, FedTick int
 	// Measured is the value the request recorded on its duration metric,
 	// when the workload was tapped.
 	Measured    float64
@@ -83,9 +82,8 @@ func (s *Span) sameAs(o *Span) bool {
 // Spans is every span of a workload, by span ID; a duplicate ID keeps each
 // distinct span (a collision) once, and a replayed copy not at all.
 type Spans struct {
-	byID  map[pcommon.SpanID][]*Span
-	all   []*Span
-	added int
+	byID map[pcommon.SpanID][]*Span
+	all  []*Span
 }
 
 // NewSpans returns an empty span set.
@@ -114,12 +112,11 @@ func newSpan(sp ptrace.Span, service, scope string, tick int) *Span {
 		TraceID: sp.TraceID(), SpanID: sp.SpanID(), Service: service, Scope: scope,
 		Kind: sp.Kind(), Name: sp.Name(), Attrs: attrs,
 		Start: uint64(sp.StartTimestamp()), End: uint64(sp.EndTimestamp()),
-		Tick: tick, MaybeTick: tick, FedTick: tick,
+		Tick: tick, FedTick: tick,
 	}
 }
 
 func (ss *Spans) add(s *Span) {
-	ss.added++
 	for _, o := range ss.byID[s.SpanID] {
 		if o.sameAs(s) {
 			return // a replay: the first copy was delivered first
@@ -150,6 +147,3 @@ func (ss *Spans) First(spanID pcommon.SpanID) *Span {
 
 // All returns every distinct span in the order recorded.
 func (ss *Spans) All() []*Span { return ss.all }
-
-// Added is how many spans were added, replayed copies included.
-func (ss *Spans) Added() int { return ss.added }

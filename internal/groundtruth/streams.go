@@ -343,54 +343,12 @@ func (s *Stream) BucketAt(j, k, b int) int {
 	return s.Points[j].Layout.fold(s.Points[k].Layout.ID(b))
 }
 
-// HasExemplar reports whether point j carries an exemplar naming a span on
-// the bucket holding point k's bucket b, timestamped in (lo, hi].
-func (s *Stream) HasExemplar(j, k, b int, lo, hi uint64) bool {
-	if j >= len(s.Points) {
-		return false
-	}
-	bj := s.BucketAt(j, k, b)
-	for _, ex := range s.Points[j].Exemplars {
-		if bj >= 0 && ex.Bucket == bj && ex.HasIDs() && ex.TS > lo && ex.TS <= hi {
-			return true
+// pointAt returns the point up to last whose time is ts, or -1.
+func (s *Stream) pointAt(ts uint64, last int) int {
+	for k := min(last, len(s.Points)-1); k >= 0; k-- {
+		if s.Points[k].Time == ts {
+			return k
 		}
 	}
-	return false
-}
-
-// ExemplarOn returns point k's (first) exemplar on bucket b, or nil.
-func (s *Stream) ExemplarOn(k, b int) *Exemplar {
-	for i, ex := range s.Points[k].Exemplars {
-		if ex.Bucket == b {
-			return &s.Points[k].Exemplars[i]
-		}
-	}
-	return nil
-}
-
-// IsPointTime reports whether ts is the time of one of the stream's points.
-func (s *Stream) IsPointTime(ts uint64) bool {
-	for _, p := range s.Points {
-		if p.Time == ts {
-			return true
-		}
-	}
-	return false
-}
-
-// Owed reports whether bucket b grew at a point before k and no point since
-// (up to k-1) carried an exemplar on it, and the window in which it last
-// grew.
-func (s *Stream) Owed(k, b int) (lo, hi uint64, ok bool) {
-	for j := k - 1; j >= 0 && s.sameRun(j, k); j-- {
-		bj := s.BucketAt(j, k, b)
-		if bj < 0 || s.ExemplarOn(j, bj) != nil {
-			return 0, 0, false
-		}
-		if s.Grown(j, bj) {
-			lo, hi = s.Window(j)
-			return lo, hi, true
-		}
-	}
-	return 0, 0, false
+	return -1
 }
