@@ -42,6 +42,9 @@ type tsScenario struct {
 	// (2 ms) instead of the 0 docs/tail-sampling.md recommends behind a
 	// sampler.
 	defaultTolerance bool
+	// sdkExemplars switches the SDK's own exemplars on (trace_based filter);
+	// the processor drops those whose span did not arrive.
+	sdkExemplars bool
 	// measureOnly runs are reported, their coverage not asserted.
 	measureOnly bool
 }
@@ -74,6 +77,7 @@ const (
 // dropped traces) and a delta hold shorter than decision_wait.
 // EXEMPLAR_TAILSAMPLING_KEEP=dir keeps every run's output files in dir.
 func TestTailSampling(t *testing.T) {
+	t.Parallel() // with the other long runs, after the sequential tests
 	const wait10, wait30 = 10 * time.Second, 30 * time.Second
 	scenarios := map[string]tsScenario{
 		"cumulative/decision_wait=10s": {decisionWait: wait10, load: 30 * time.Second, temporality: "cumulative"},
@@ -91,6 +95,9 @@ func TestTailSampling(t *testing.T) {
 		}
 		scenarios["measure/delta+hold-shorter-than-decision_wait"] = tsScenario{
 			decisionWait: wait10, load: 30 * time.Second, temporality: "delta", holdDelay: wait10 - 3*time.Second, measureOnly: true,
+		}
+		scenarios["measure/sdk-exemplars-dangling-drop"] = tsScenario{
+			decisionWait: wait10, load: 30 * time.Second, temporality: "cumulative", sdkExemplars: true, measureOnly: true,
 		}
 		scenarios["measure/delta+hold-default-duration_tolerance"] = tsScenario{
 			decisionWait: wait10, load: 30 * time.Second, temporality: "delta", holdDelay: wait10 + tsSpanBatchDelay + 2*time.Second,
@@ -179,6 +186,9 @@ func tsStartDemo(t *testing.T, sc tsScenario, demoBin, dir string, otlpPort int)
 		"-span-batch-delay", tsSpanBatchDelay.String(),
 		"-temporality", sc.temporality,
 	}
+	if sc.sdkExemplars {
+		common = append(common, "-sdk-exemplar-filter", "trace_based")
+	}
 	paymentAddr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
 	payment = harness.Start(t, "payment", dir, nil, demoBin,
 		append([]string{"-service", "payment", "-listen", paymentAddr}, common...)...)
@@ -200,7 +210,7 @@ type tsCounts struct {
 	acceptedPoints, filePoints, remotePoints int
 	remoteFailed                             int
 	attached, unfilled                       int
-	noSpan, dangling                         int
+	noSpan, dangling, danglingDropped        int
 }
 
 func tsCountsFrom(tel map[string]float64) tsCounts {
@@ -224,6 +234,7 @@ func tsCountsFrom(tel map[string]float64) tsCounts {
 		unfilled:         n("otelcol_processor_exemplar_buckets_unfilled"),
 		noSpan:           n("otelcol_processor_exemplar_datapoints_not_enriched", `reason="no_span"`),
 		dangling:         n("otelcol_processor_exemplar_exemplars_dangling"),
+		danglingDropped:  n("otelcol_processor_exemplar_exemplars_dangling", `outcome="dropped"`),
 	}
 }
 
@@ -311,6 +322,10 @@ processors:
       # request, not the bucket's own timed differently (docs/tail-sampling.md).
       duration_tolerance: %[11]s
       # late_span_window: 60s   # >= decision_wait + metric export interval + a few seconds
+      # SDK exemplars naming a trace the sampler dropped go once their span
+      # had time to arrive.
+      dangling: drop
+      dangling_grace: %[12]s
 %[5]s  batch:
     timeout: 200ms
 exporters:
@@ -344,5 +359,5 @@ exporters:
       processors: [exemplar, batch]
       exporters: %[10]s
 `, otlpPort, sc.decisionWait, tsLatencyThreshold.Milliseconds(), tsSamplePercent, hold, dir, remoteWrite,
-		telemetryPort, traces, metricsExporters, tolerance)
+		telemetryPort, traces, metricsExporters, tolerance, sc.decisionWait+tsSpanBatchDelay+2*time.Second)
 }
