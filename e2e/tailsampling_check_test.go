@@ -26,13 +26,17 @@ func tsCheck(t *testing.T, st *tsRunState) {
 		sc.temporality, sc.decisionWait, sc.holdDelay, sc.exemplarFirst, st.order.Load.Sent, time.Since(st.began).Round(time.Second))
 	t.Logf("sampler: %d traces, %d kept (%.1f%%), %d dropped; spans in %d, kept %d",
 		c.newTraces, c.sampled, 100*soRatio(c.sampled, c.newTraces), c.notSampled, c.acceptedSpans, c.keptSpans)
-	t.Logf("processor: attached %d, buckets_unfilled %d, points not enriched (no_span) %d, dangling %d", c.attached, c.unfilled, c.noSpan, c.dangling)
+	t.Logf("processor: attached %d, buckets_unfilled %d, points not enriched (no_span) %d, dangling %d (dropped %d)",
+		c.attached, c.unfilled, c.noSpan, c.dangling, c.danglingDropped)
 	t.Logf("coverage: %s", cov)
 	if sc.temporality == "delta" {
 		t.Logf("delta hold: at most %.0f data points held; collector RSS at most %.0f MiB", st.holdPeak, st.rssPeakMB)
 	}
 
-	if sc.exemplarFirst {
+	if sc.sdkExemplars {
+		t.Logf("SDK exemplars on: %d of %d exemplars written name a trace the sampler dropped (young ones pass unjudged)",
+			cov.notKept, cov.exemplars)
+	} else if sc.exemplarFirst {
 		// The misconfiguration measured for the documentation: most
 		// exemplars name traces the sampler then dropped.
 		t.Logf("exemplar BEFORE tail_sampling: %d of %d exemplars (%.1f%%) name a trace the sampler dropped",
@@ -142,7 +146,7 @@ func tsCheckPrometheus(t *testing.T, st *tsRunState, c tsCounts, all *tsTraces, 
 						unknown++
 					}
 				}
-				if _, p := pdCheckExemplar(fam.kind, s.SeriesLabels, ex, bounds, kept); p != "" && !st.sc.exemplarFirst {
+				if _, p := pdCheckExemplar(fam.kind, s.SeriesLabels, ex, bounds, kept); p != "" && !st.sc.exemplarFirst && !st.sc.sdkExemplars {
 					problems = append(problems, fam.name+": "+p)
 				}
 			}
@@ -155,7 +159,7 @@ func tsCheckPrometheus(t *testing.T, st *tsRunState, c tsCounts, all *tsTraces, 
 	outOfOrder := harness.SumMetric(page, "prometheus_tsdb_exemplar_out_of_order_exemplars_total")
 	t.Logf("Prometheus: %d exemplars returned (processor attached %d), %d name a dropped trace, %d an unknown one; %g refused as out of order",
 		total, c.attached, dropped, unknown, outOfOrder)
-	if st.sc.exemplarFirst {
+	if st.sc.exemplarFirst || st.sc.sdkExemplars {
 		return
 	}
 	if total == 0 || total != c.attached {
