@@ -335,7 +335,7 @@ func ssAssertExemplars(t *testing.T, spec ssSpec, r *ssRun) *tsCoverage {
 		written[pcommon.SpanID(s.spanID)] = true
 	}
 	kept := r.w.asTraces(func(id pcommon.SpanID) bool { return written[id] })
-	cov := tsAnalyze(ssStreams(spec, r.out), kept, r.w.asTraces(nil), tsLateSpanWindow, 0)
+	cov := tsAnalyze(ssStreams(spec, r.out), kept, r.w.asTraces(nil), tsModel{lateWindow: tsLateSpanWindow})
 	if cov.notKept != 0 || cov.backwards != 0 || cov.wrong != 0 || cov.clamped != 0 {
 		t.Errorf("of %d exemplars, %d name a span of no kept trace, %d do not move forward in time, %d misstate their span, %d lie outside their bucket; e.g.:\n  %s",
 			cov.exemplars, cov.notKept, cov.backwards, cov.wrong, cov.clamped, strings.Join(cov.problems[:min(10, len(cov.problems))], "\n  "))

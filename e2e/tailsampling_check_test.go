@@ -21,13 +21,17 @@ func tsCheck(t *testing.T, st *tsRunState) {
 	kept := tsReadTraces(t, st.dir+"/traces.jsonl")
 	tsCheckSampler(t, c, all, kept)
 
-	cov := tsAnalyze(tsReadStreams(t, st.dir+"/metrics.jsonl"), kept, all, tsLateSpanWindow, tsTimerTolerance)
+	model := tsModel{lateWindow: tsLateSpanWindow, timer: tsTimerTolerance}
+	if sc.defaultTolerance {
+		model.straddle = tsTimerTolerance // the processor's default duration_tolerance, 2 ms
+	}
+	cov := tsAnalyze(tsReadStreams(t, st.dir+"/metrics.jsonl"), kept, all, model)
 	t.Logf("scenario: %s histograms, decision_wait %s, delta_hold.delay %s, exemplar first %t; %d requests; run time %s",
 		sc.temporality, sc.decisionWait, sc.holdDelay, sc.exemplarFirst, st.order.Load.Sent, time.Since(st.began).Round(time.Second))
 	t.Logf("sampler: %d traces, %d kept (%.1f%%), %d dropped; spans in %d, kept %d",
 		c.newTraces, c.sampled, 100*soRatio(c.sampled, c.newTraces), c.notSampled, c.acceptedSpans, c.keptSpans)
-	t.Logf("processor: attached %d, buckets_unfilled %d, points not enriched (no_span) %d, dangling %d (dropped %d)",
-		c.attached, c.unfilled, c.noSpan, c.dangling, c.danglingDropped)
+	t.Logf("processor: attached %d, buckets_unfilled %d, points not enriched: no_span %d, no_service_spans %d (%d warnings logged); dangling %d (dropped %d)",
+		c.attached, c.unfilled, c.noSpan, c.noServiceSpans, st.misrouteWarnings, c.dangling, c.danglingDropped)
 	t.Logf("coverage: %s", cov)
 	if sc.temporality == "delta" {
 		t.Logf("delta hold: at most %.0f data points held; collector RSS at most %.0f MiB", st.holdPeak, st.rssPeakMB)

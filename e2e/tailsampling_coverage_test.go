@@ -112,11 +112,21 @@ func tsIntervals(s *tsStream) []tsInterval {
 	return out
 }
 
+// tsModel is what the judgement allows for.
+type tsModel struct {
+	// lateWindow bounds how much later a point may recover a growth.
+	lateWindow time.Duration
+	// timer is how far a span's end or duration may lie from the metric's
+	// view of the same request (the instrumentation times them separately).
+	timer time.Duration
+	// straddle is the processor's exemplars.duration_tolerance: a span
+	// that ended this little after a point may stand in with the point's
+	// time. 0: every exemplar carries its span's end.
+	straddle time.Duration
+}
+
 // tsAnalyze judges the exemplars of streams against the kept and all spans.
-// lateWindow bounds how much later a point may recover a growth; tolerance
-// is how far a span's end or duration may lie from the metric's view of the
-// same request (the instrumentation times them separately).
-func tsAnalyze(streams map[string]*tsStream, kept, all *tsTraces, lateWindow, tolerance time.Duration) *tsCoverage {
+func tsAnalyze(streams map[string]*tsStream, kept, all *tsTraces, m tsModel) *tsCoverage {
 	c := &tsCoverage{}
 	ivs := map[string][]tsInterval{}
 	for key, s := range streams {
@@ -134,14 +144,14 @@ func tsAnalyze(streams map[string]*tsStream, kept, all *tsTraces, lateWindow, to
 		if s == nil {
 			continue
 		}
-		if g, ok := tsLocate(s, ivs[key], sp, tolerance); ok {
+		if g, ok := tsLocate(s, ivs[key], sp, m.timer); ok {
 			keptIn[g]++
 		} else {
 			c.unmapped++
 		}
 	}
 	for key, s := range streams {
-		tsJudgeExemplars(c, s, ivs[key], kept, all)
+		tsJudgeExemplars(c, s, ivs[key], kept, all, m.straddle)
 		for k, iv := range ivs[key] {
 			for b, g := range iv.grown {
 				if !g {
@@ -154,7 +164,7 @@ func tsAnalyze(streams map[string]*tsStream, kept, all *tsTraces, lateWindow, to
 					continue
 				}
 				c.kept++
-				tsJudgeGrowth(c, s, ivs[key], gk, lateWindow)
+				tsJudgeGrowth(c, s, ivs[key], gk, m.lateWindow)
 			}
 		}
 	}
@@ -204,7 +214,7 @@ func tsCountCertain(s *tsStream, ivs []tsInterval, sp *tsSpan) {
 // ended in the point's window, and per bucket timestamps only move forward.
 // A span outside the exemplar's bucket (value clamped) is counted, and
 // counted as another request when the counts prove it.
-func tsJudgeExemplars(c *tsCoverage, s *tsStream, ivs []tsInterval, kept, all *tsTraces) {
+func tsJudgeExemplars(c *tsCoverage, s *tsStream, ivs []tsInterval, kept, all *tsTraces, straddle time.Duration) {
 	last := map[int]uint64{}
 	for k, p := range s.points {
 		for _, ex := range p.exemplars {
@@ -225,7 +235,7 @@ func tsJudgeExemplars(c *tsCoverage, s *tsStream, ivs []tsInterval, kept, all *t
 				c.problems = append(c.problems, fmt.Sprintf("%s: exemplar %s/%s names a span %s", s.key, ex.traceID, ex.spanID, where))
 				continue
 			}
-			if p := tsExemplarProblem(s, k, ex, sp); p != "" {
+			if p := tsExemplarProblem(s, k, ex, sp, straddle); p != "" {
 				c.wrong++
 				c.problems = append(c.problems, p)
 			}
@@ -240,18 +250,18 @@ func tsJudgeExemplars(c *tsCoverage, s *tsStream, ivs []tsInterval, kept, all *t
 }
 
 // tsExemplarProblem describes what is wrong with an exemplar of point k
-// naming span sp, or returns "".
-func tsExemplarProblem(s *tsStream, k int, ex tsExemplar, sp *tsSpan) string {
+// naming span sp, or returns "". Only a span that ended within straddle
+// after a point may stand in with that point's time.
+func tsExemplarProblem(s *tsStream, k int, ex tsExemplar, sp *tsSpan, straddle time.Duration) string {
 	p := s.points[k]
 	where := fmt.Sprintf("%s point %d: exemplar %s", s.key, k, ex.spanID)
+	clamped := ex.time < sp.end && sp.end-ex.time <= uint64(straddle.Nanoseconds())
 	switch {
 	case sp.streamKey() != s.key:
 		return fmt.Sprintf("%s names a span of another stream (%s)", where, sp.streamKey())
-	case sp.end <= p.start || sp.end > p.time:
+	case sp.end <= p.start || (sp.end > p.time && !clamped):
 		return where + ": its span ended outside the point's window"
-	case ex.time != sp.end && (ex.time > sp.end || sp.end-ex.time > uint64(tsTimerTolerance.Nanoseconds())):
-		// A span that ended just after a point stands in with the
-		// point's time (exemplars.duration_tolerance); nothing else moves.
+	case ex.time != sp.end && !clamped:
 		return fmt.Sprintf("%s: timestamp %d, its span ended at %d", where, ex.time, sp.end)
 	case tsBucketOf(p.bounds, sp.seconds()) == tsBucketOf(p.bounds, ex.value) && math.Abs(ex.value-sp.seconds()) > 1e-9:
 		return fmt.Sprintf("%s: value %g, its span lasted %g s", where, ex.value, sp.seconds())
