@@ -37,10 +37,11 @@ func tsCheck(t *testing.T, st *tsRunState) {
 		t.Logf("delta hold: at most %.0f data points held; collector RSS at most %.0f MiB", st.holdPeak, st.rssPeakMB)
 	}
 
-	if sc.sdkExemplars {
+	switch {
+	case sc.sdkExemplars:
 		t.Logf("SDK exemplars on: %d of %d exemplars written name a trace the sampler dropped (young ones pass unjudged)",
 			cov.notKept, cov.exemplars)
-	} else if sc.exemplarFirst {
+	case sc.exemplarFirst:
 		// The misconfiguration measured for the documentation: most
 		// exemplars name traces the sampler then dropped.
 		t.Logf("exemplar BEFORE tail_sampling: %d of %d exemplars (%.1f%%) name a trace the sampler dropped",
@@ -48,28 +49,8 @@ func tsCheck(t *testing.T, st *tsRunState) {
 		if cov.notKept == 0 {
 			t.Errorf("with exemplar before the sampler no exemplar named a dropped trace: the run did not show the problem")
 		}
-	} else {
-		lies := cov.standIns
-		if sc.defaultTolerance {
-			// Measured, not asserted: what the recommendation avoids.
-			t.Logf("with duration_tolerance 2ms: %d of %d exemplars name a span outside their bucket, %d of them provably another request",
-				cov.clamped, cov.exemplars, cov.standIns)
-			lies = 0
-		}
-		if cov.notKept != 0 || cov.backwards != 0 || cov.wrong != 0 || lies != 0 {
-			t.Errorf("of %d exemplars, %d name a span of no kept trace, %d do not move forward in time, %d misstate their span, %d are another request than their bucket counted; e.g.:\n  %s",
-				cov.exemplars, cov.notKept, cov.backwards, cov.wrong, lies, strings.Join(cov.problems[:min(10, len(cov.problems))], "\n  "))
-		}
-		if cov.clamped != 0 && !sc.defaultTolerance {
-			t.Errorf("%d exemplars name a span outside their bucket although duration_tolerance is 0", cov.clamped)
-		}
-		if cov.own() < tsMinOwnCoverage && !sc.measureOnly {
-			t.Errorf("%.1f%% of the buckets that grew with a kept request got an exemplar of their own interval; want at least %.0f%%; missed e.g.:\n  %s",
-				100*cov.own(), 100*tsMinOwnCoverage, strings.Join(cov.missedExamples, "\n  "))
-		}
-		if cov.unmapped*50 > len(kept.spans) {
-			t.Errorf("%d of %d kept spans fit no grown bucket of their stream: the test's model of the streams is off", cov.unmapped, len(kept.spans))
-		}
+	default:
+		tsCheckExemplars(t, sc, cov, len(kept.spans))
 	}
 	if st.prom != nil {
 		tsCheckPrometheus(t, st, c, all, pdReadTraces(t, st.dir+"/traces.jsonl"))
@@ -175,5 +156,33 @@ func tsCheckPrometheus(t *testing.T, st *tsRunState, c tsCounts, all *tsTraces, 
 	}
 	if outOfOrder != 0 {
 		t.Errorf("Prometheus refused %g exemplars as out of order", outOfOrder)
+	}
+}
+
+// tsCheckExemplars asserts the exemplars written: each names a kept span it
+// describes truly, and enough of the buckets that grew with a kept request
+// got one of their own interval.
+func tsCheckExemplars(t *testing.T, sc tsScenario, cov *tsCoverage, keptSpans int) {
+	t.Helper()
+	lies := cov.standIns
+	if sc.defaultTolerance {
+		// Measured, not asserted: what the recommendation avoids.
+		t.Logf("with duration_tolerance 2ms: %d of %d exemplars name a span outside their bucket, %d of them provably another request",
+			cov.clamped, cov.exemplars, cov.standIns)
+		lies = 0
+	}
+	if cov.notKept != 0 || cov.backwards != 0 || cov.wrong != 0 || lies != 0 {
+		t.Errorf("of %d exemplars, %d name a span of no kept trace, %d do not move forward in time, %d misstate their span, %d are another request than their bucket counted; e.g.:\n  %s",
+			cov.exemplars, cov.notKept, cov.backwards, cov.wrong, lies, strings.Join(cov.problems[:min(10, len(cov.problems))], "\n  "))
+	}
+	if cov.clamped != 0 && !sc.defaultTolerance {
+		t.Errorf("%d exemplars name a span outside their bucket although duration_tolerance is 0", cov.clamped)
+	}
+	if cov.own() < tsMinOwnCoverage && !sc.measureOnly {
+		t.Errorf("%.1f%% of the buckets that grew with a kept request got an exemplar of their own interval; want at least %.0f%%; missed e.g.:\n  %s",
+			100*cov.own(), 100*tsMinOwnCoverage, strings.Join(cov.missedExamples, "\n  "))
+	}
+	if cov.unmapped*50 > keptSpans {
+		t.Errorf("%d of %d kept spans fit no grown bucket of their stream: the test's model of the streams is off", cov.unmapped, keptSpans)
 	}
 }
