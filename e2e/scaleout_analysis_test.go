@@ -160,9 +160,16 @@ func analyzeSO(w *soWorkload, out *soOutput) *soReport {
 		}
 		return a.time < b.time
 	})
+	// A bucket that grew without an exemplar of that interval is owed one
+	// for it: a late span that ended in it may fill the bucket later. An
+	// exemplar settles the interval it ended in and every older one
+	// (timestamps never go back), and an interval stays owed while only an
+	// older one was filled.
+	type interval struct{ from, to uint64 }
 	type streamState struct {
-		seenBy string // instance#incarnation that wrote the previous point
-		owed   []bool
+		seenBy   string // instance#incarnation that wrote the previous point
+		prevTime uint64
+		owed     [][]interval
 	}
 	streams := map[[2]any]*streamState{}
 	written := map[soPointKey]int{}
@@ -183,7 +190,7 @@ func analyzeSO(w *soWorkload, out *soOutput) *soReport {
 		sk := [2]any{p.key.service, p.key.endpoint}
 		st := streams[sk]
 		if st == nil {
-			st = &streamState{owed: make([]bool, len(sent.counts))}
+			st = &streamState{owed: make([][]interval, len(sent.counts)), prevTime: p.start}
 			streams[sk] = st
 		}
 		by := fmt.Sprintf("%s#%d", p.instance, p.incarnation)
@@ -192,6 +199,7 @@ func analyzeSO(w *soWorkload, out *soOutput) *soReport {
 
 		res := soPointResult{instance: p.instance, incarnation: p.incarnation, service: p.key.service, round: sent.round}
 		filled := make([]bool, len(sent.counts))
+		fresh := make([]bool, len(sent.counts))
 		for _, ex := range p.exemplars {
 			f.exemplars++
 			r.exemplars++
@@ -204,13 +212,25 @@ func analyzeSO(w *soWorkload, out *soOutput) *soReport {
 				r.bucketsWithTwo++
 			}
 			filled[b] = true
+			fresh[b] = ex.time > st.prevTime
+			owedHere := false
+			for _, iv := range st.owed[b] {
+				owedHere = owedHere || (ex.time > iv.from && ex.time <= iv.to)
+			}
 			switch {
-			case sent.grown[b]:
-			case st.owed[b] || firstSeen:
+			case sent.grown[b] && fresh[b]:
+			case owedHere || firstSeen || sent.grown[b]:
 				r.lateFills++
 			default:
 				r.staleExemplars++
 			}
+			kept := st.owed[b][:0]
+			for _, iv := range st.owed[b] {
+				if iv.from >= ex.time {
+					kept = append(kept, iv) // newer than the span: still owed
+				}
+			}
+			st.owed[b] = kept
 		}
 		for b, g := range sent.grown {
 			if g {
@@ -218,9 +238,12 @@ func analyzeSO(w *soWorkload, out *soOutput) *soReport {
 				if filled[b] {
 					res.filled++
 				}
+				if !fresh[b] {
+					st.owed[b] = append(st.owed[b], interval{from: st.prevTime, to: p.key.time})
+				}
 			}
-			st.owed[b] = (g || st.owed[b]) && !filled[b]
 		}
+		st.prevTime = p.key.time
 		r.points = append(r.points, res)
 	}
 	for k := range w.points {
