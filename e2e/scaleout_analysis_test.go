@@ -196,6 +196,11 @@ func analyzeSO(w *soWorkload, out *soOutput) *soReport {
 		by := fmt.Sprintf("%s#%d", p.instance, p.incarnation)
 		firstSeen := st.seenBy != by
 		st.seenBy = by
+		if firstSeen {
+			// An instance that had not seen the stream (or restarted)
+			// starts it afresh: its first window is (start, time].
+			st.owed, st.prevTime = make([][]interval, len(sent.counts)), p.start
+		}
 
 		res := soPointResult{instance: p.instance, incarnation: p.incarnation, service: p.key.service, round: sent.round}
 		filled := make([]bool, len(sent.counts))
@@ -238,9 +243,11 @@ func analyzeSO(w *soWorkload, out *soOutput) *soReport {
 				if filled[b] {
 					res.filled++
 				}
-				if !fresh[b] {
-					st.owed[b] = append(st.owed[b], interval{from: st.prevTime, to: p.key.time})
-				}
+			}
+			// On an instance's first point of a stream every bucket with a
+			// count grew, as far as it can tell: since the stream's start.
+			if (g || (firstSeen && p.counts[b] > 0)) && !fresh[b] {
+				st.owed[b] = append(st.owed[b], interval{from: st.prevTime, to: p.key.time})
 			}
 		}
 		st.prevTime = p.key.time
