@@ -19,8 +19,13 @@ type commitInput struct {
 	nextSeq uint64
 	// lateWindow bounds the intervals remembered for late spans.
 	lateWindow time.Duration
-	// times and straddled are scratch for the new recent times and the
-	// spans that straddled this point.
+	// scratch holds the new recent times and the spans that straddled this
+	// point until the stream state copies them.
+	scratch *commitScratch
+}
+
+// commitScratch is the commit's reusable memory.
+type commitScratch struct {
 	times, straddled []uint64
 }
 
@@ -39,7 +44,9 @@ type committed struct {
 // interval settles it and every older one (timestamps never go back).
 func commit(st *streams.State, in commitInput, out []streams.Bucket) committed {
 	p, pl := in.p, in.pl
-	times, straddled := nextTimes(in), in.straddled[:0]
+	sc := in.scratch
+	sc.times = nextTimes(in, sc.times[:0])
+	sc.straddled = sc.straddled[:0]
 	var n committed
 	for b := range out {
 		c := in.best[b]
@@ -49,7 +56,7 @@ func commit(st *streams.State, in commitInput, out []streams.Bucket) committed {
 		if c.ok && c.ref.End > last {
 			last = c.ref.End
 		}
-		out[b] = streams.Bucket{Count: p.Counts[b], LastExemplar: last, Owed: owedAfter(in, b, len(times)-1)}
+		out[b] = streams.Bucket{Count: p.Counts[b], LastExemplar: last, Owed: owedAfter(in, b, len(sc.times)-1)}
 		if pl.target[b] && !c.ok {
 			n.targets++
 			if pl.grown[b] {
@@ -59,13 +66,13 @@ func commit(st *streams.State, in commitInput, out []streams.Bucket) committed {
 	}
 	for _, c := range in.best {
 		if c.ok && c.ts == p.Time && c.ref.End > p.Time {
-			straddled = append(straddled, c.ref.Seq)
+			sc.straddled = append(sc.straddled, c.ref.Seq)
 		}
 	}
 	st.Remember(streams.Previous{
 		Start: p.Start, Time: p.Time, Seq: in.nextSeq,
 		Count: p.Count, Sum: p.Sum,
-		Layout: p.StreamLayout, Times: times, Straddled: straddled,
+		Layout: p.StreamLayout, Times: sc.times, Straddled: sc.straddled,
 	}, out)
 	return n
 }
@@ -95,7 +102,7 @@ func owedAfter(in commitInput, b, n int) uint32 {
 			owed &= 1<<(j+1) - 1
 		}
 	}
-	if pl.target[b] && pl.grown[b] && !(c.ok && c.ts > low) {
+	if pl.target[b] && pl.grown[b] && (!c.ok || c.ts <= low) {
 		owed |= 1
 	}
 	if n < 32 {
@@ -118,13 +125,13 @@ func (pl *plan) interval(t uint64) int {
 // nextTimes are the stream's recent point times after this point, newest
 // first, then the start of the oldest interval: as many as the late window
 // and streams.MaxOwed keep useful. Delta streams keep none.
-func nextTimes(in commitInput) []uint64 {
+func nextTimes(in commitInput, times []uint64) []uint64 {
 	p, pl := in.p, in.pl
 	if !p.Cumulative {
-		return nil
+		return times
 	}
 	late := uint64(in.lateWindow.Nanoseconds())
-	times := append(in.times[:0], p.Time)
+	times = append(times, p.Time)
 	if !pl.w.continuing {
 		return append(times, p.Start)
 	}

@@ -37,14 +37,13 @@ type scratch struct {
 	grown  []bool
 	target []bool
 	out    []streams.Bucket
-	// times and straddled are the commit's scratch (streams.State copies).
-	times, straddled []uint64
-	cs               candidates
-	m                matching
-	buf              walkBuffers
-	x                existing
-	a                attacher
-	col              collector
+	commit commitScratch
+	cs     candidates
+	m      matching
+	buf    walkBuffers
+	x      existing
+	a      attacher
+	col    collector
 }
 
 // Reset points a (possibly reused) Enricher at r at time now. The caller
@@ -84,7 +83,7 @@ func (e *Enricher) Enrich(in *Input) Result {
 	e.s.out = resize(e.s.out, len(pl.target))
 	n := commit(in.Stream, commitInput{
 		p: p, pl: &pl, best: m.best, nextSeq: e.r.NextSeq(), lateWindow: params.LateWindow,
-		times: e.s.times, straddled: e.s.straddled,
+		scratch: &e.s.commit,
 	}, e.s.out)
 	res.Unfilled = n.grown
 	if attached == 0 {

@@ -83,8 +83,8 @@ type State struct {
 	times     []uint64
 	straddled []uint64
 	buckets   []Bucket
-	known   bool
-	groups  Groups
+	known     bool
+	groups    Groups
 
 	lastSeen time.Time
 }
