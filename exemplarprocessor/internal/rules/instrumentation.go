@@ -36,8 +36,8 @@ const (
 	// metrics), joined to the span's http.route. Also used when the scope
 	// does not tell: it is what the default rules did before.
 	targetRoute targetMeaning = iota
-	// targetPath: the raw request path (Tornado), joined to the span's
-	// url.path or the path of its http.target.
+	// targetPath: the raw request path (Tornado): it does not join (a
+	// point of such a metric is a series per path already).
 	targetPath
 )
 

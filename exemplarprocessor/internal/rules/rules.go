@@ -159,20 +159,17 @@ func Compile(specs []Spec, useDefaults bool, resourceKeys, filtered []string) (*
 }
 
 // forInstrumentation returns the rules as they apply to the points of one
-// instrumentation: what its http.target means decides the dimension that
-// attribute joins.
+// instrumentation: what its http.target means decides whether that
+// attribute joins the route. A raw path (Tornado) joins nothing: keying
+// every server span by its concrete path would make a join group per
+// request path and a point scan all of them.
 func (s *Set) forInstrumentation(base []Rule, in *instrumentation) []Rule {
 	rules := make([]Rule, len(base))
 	for j, r := range base {
 		r.inst = in
 		switch in.target {
 		case targetPath:
-			r.mappings = slices.Clone(r.mappings)
-			for m := range r.mappings {
-				if r.mappings[m].target {
-					r.mappings[m].dim = s.dim(r.Kind, attrPath)
-				}
-			}
+			r.mappings = slices.DeleteFunc(slices.Clone(r.mappings), func(m mapping) bool { return m.target })
 		case targetRoute: // as compiled
 		}
 		rules[j] = r
