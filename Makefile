@@ -69,3 +69,24 @@ generate:
 
 clean:
 	rm -rf _build
+
+# ---------------------------------------------------------------------------
+# Performance (docs/performance.md)
+
+BENCH_COLLECTOR_FLAGS ?=
+GROWTH_BENCHTIME      ?= 300x
+
+.PHONY: bench-collector bench-growth
+
+## bench-collector: build the collector; measure its CPU per span for baseline, exemplar and span_metrics under both GC policies, side by side on the same traffic (a few minutes; PROFILE=1 adds perf profiles)
+bench-collector: build
+	@if [ -n "$(PROFILE)" ] && ! command -v perf >/dev/null; then apt-get update && apt-get install -y linux-perf; fi
+	$(GO) run ./bench/collector -collector=$(BINARY) -out=docs/perf/collector.md $(if $(PROFILE),-profile=docs/perf/profile.md) $(BENCH_COLLECTOR_FLAGS)
+
+## bench-growth: cost per span and per point for indexes of 10k-4M spans and 1k-100k streams; tables and plots in docs/perf
+bench-growth:
+	@mkdir -p _build docs/perf
+	@{ echo "date: $$(date -u '+%Y-%m-%d %H:%M UTC')"; uptime; } > _build/growth.txt
+	EXEMPLAR_BENCH_GROWTH=1 $(GO) test -run '^$$' -bench 'Growth' -benchmem -benchtime=$(GROWTH_BENCHTIME) -count=$(BENCHCOUNT) -timeout 60m ./exemplarprocessor/ > _build/growth.out || { cat _build/growth.out; exit 1; }
+	@cat _build/growth.out >> _build/growth.txt; uptime >> _build/growth.txt; grep '^Benchmark' _build/growth.out
+	$(GO) run ./bench/report -in _build/growth.txt -out docs/perf

@@ -6,6 +6,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,7 +56,7 @@ func (o *options) runOne(ctx context.Context, spec runSpec) (result, error) {
 	port, err1 := freePort()
 	tport, err2 := freePort()
 	if err1 != nil || err2 != nil {
-		return result{}, fmt.Errorf("ports: %v %v", err1, err2)
+		return result{}, fmt.Errorf("ports: %w", errors.Join(err1, err2))
 	}
 	set := settings{port: port, telemetryPort: tport, maxSpans: o.maxSpans, exporter: o.exporter}
 	col, err := startCollector(o.collector, dir, spec.pipeline.config(set), spec.gc.env)

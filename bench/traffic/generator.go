@@ -58,7 +58,8 @@ func New(cfg Config) (*Generator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
+	// Reproducible traffic, not secrets: a seeded generator.
+	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)) //nolint:gosec // G404: see above
 	g := &Generator{cfg: cfg, rng: rng, fleet: newFleet(cfg, rng)}
 	total := 0.0
 	for i, s := range g.fleet {
@@ -261,4 +262,32 @@ func randomSpanID(rng *rand.Rand) pcommon.SpanID {
 	var id pcommon.SpanID
 	putRandom(rng, id[:])
 	return id
+}
+
+// DurationStreams returns how many request duration streams (the ones the
+// default exemplar rules select) the fleet's metric exports carry so far.
+func (g *Generator) DurationStreams() int {
+	n := 0
+	for _, s := range g.fleet {
+		n += len(s.server.streams) + len(s.client.streams)
+	}
+	return n
+}
+
+// DurationPoints counts the points of md's request duration histograms.
+func DurationPoints(md pmetric.Metrics) int {
+	n := 0
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		sms := rms.At(i).ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			ms := sms.At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				if m := ms.At(k); m.Name() == serverDuration.name || m.Name() == clientDuration.name {
+					n += m.Histogram().DataPoints().Len()
+				}
+			}
+		}
+	}
+	return n
 }
