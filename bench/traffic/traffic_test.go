@@ -97,7 +97,7 @@ func TestMetricsCountTheSpans(t *testing.T) {
 	last := map[string]map[string][]uint64{}
 	exports := map[string]int{}
 	var spans uint64
-	run(t, g, 400, func(r Request) {
+	run(t, g, 150, func(r Request) {
 		if r.IsMetrics {
 			rm := r.Metrics.ResourceMetrics().At(0)
 			svc := serviceOf(rm.Resource().Attributes())
