@@ -113,3 +113,16 @@ func TestProfileAttribution(t *testing.T) {
 	assert.InDelta(t, 1e6, p.self["github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex.(*Index).find"], 0)
 	assert.InDelta(t, 4000.0, p.perSpan(p.incl["github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor.(*tracesProcessor).process"]), 0)
 }
+
+func TestGCTraceSumsCyclesAndCPU(t *testing.T) {
+	var st gcStats
+	for _, line := range []string{
+		"gc 7 @2.1s 3%: 0.02+12+0.01 ms clock, 0.05+1.2/6.1/0.4+0.03 ms cpu, 1900->1910->96 MB, 2048 MB goal, 0 MB stacks, 0 MB globals, 2 P",
+		`2026-12-01T22:00:00Z	warn	something else`,
+		"gc 8 @4.0s 3%: 0.02+12+0.01 ms clock, 1+2/3/4+5 ms cpu, 1900->1910->97 MB, 2048 MB goal, 0 MB stacks, 0 MB globals, 2 P",
+	} {
+		st.add(line)
+	}
+	assert.Equal(t, 2, st.cycles)
+	assert.InDelta(t, 97.0, st.liveMB, 0)
+}

@@ -113,8 +113,8 @@ func (o *options) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s, %s, round %d: %w", spec.pipeline.name, spec.gc.name, spec.round, err)
 		}
-		fmt.Printf("  round %d  %-32s %-13s %8.0f spans/CPU-s  %5.2f CPU-s  %5.2f s wall  %6.0f MiB peak  load %s%s\n",
-			r.round, r.gc, r.pipeline, r.spansPerCPUSecond(), r.cpu, r.wall, r.rssMiB, r.load, attachedNote(r))
+		fmt.Printf("  round %d  %-32s %-13s %8.0f spans/CPU-s  %5.2f CPU-s  %5.2f s wall  %3d GCs (%3.0f MB live)  %5.0f MiB peak  load %s%s\n",
+			r.round, r.gc, r.pipeline, r.spansPerCPUSecond(), r.cpu, r.wall, r.gcs.cycles, r.gcs.liveMB, r.rssMiB, r.load, attachedNote(r))
 		results = append(results, r)
 	}
 	rep := o.report(results, runInfo{started: started, loadBefore: load0, loadAfter: loadAverage()})

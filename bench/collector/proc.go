@@ -42,7 +42,8 @@ func startCollector(bin, dir, config string, env []string) (*collector, error) {
 	cmd := exec.Command(bin, "--config="+path) //nolint:gosec // running the collector binary named on the command line is the point
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = append(cleanEnv(), env...)
+	// gctrace: one line per GC cycle on stderr, for the GC's share.
+	cmd.Env = append(append(cleanEnv(), "GODEBUG=gctrace=1"), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)

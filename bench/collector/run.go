@@ -26,6 +26,7 @@ type result struct {
 	sent         loadgen.Totals
 	cpu, wall    float64 // collector CPU-seconds and wall seconds of the measured phase
 	rssMiB       float64
+	gcs          gcStats // over the measured phase
 	// exemplars attached and buckets left unfilled, from the collector's
 	// own telemetry (exemplar runs only): proof the processor did its work.
 	attached, unfilled float64
@@ -104,6 +105,7 @@ func (o *options) measure(ctx context.Context, spec runSpec, col *collector, s *
 			return result{}, err
 		}
 	}
+	logFrom := logSize(col.log)
 	cpu0, err := cpuSeconds(col.pid())
 	if err != nil {
 		return result{}, err
@@ -127,6 +129,7 @@ func (o *options) measure(ctx context.Context, spec runSpec, col *collector, s *
 	return result{
 		pipeline: spec.pipeline.name, gc: spec.gc.name, round: spec.round,
 		sent: sent, cpu: cpu1 - cpu0, wall: wall, rssMiB: peakRSS(col.pid()), load: loadAverage(),
+		gcs: readGCTrace(col.log, logFrom),
 	}, nil
 }
 
