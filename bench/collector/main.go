@@ -120,12 +120,23 @@ func (o *options) run(ctx context.Context) error {
 	rep := o.report(results, runInfo{started: started, loadBefore: load0, loadAfter: loadAverage()})
 	fmt.Print(rep)
 	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(rep), 0o600); err != nil {
-			return fmt.Errorf("write %s: %w", o.out, err)
+		if err := writeFile(o.out, rep); err != nil {
+			return err
 		}
 	}
 	if o.profile != "" {
 		return o.profileAll(ctx)
+	}
+	return nil
+}
+
+// writeFile writes a report, creating its directory.
+func writeFile(path, body string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

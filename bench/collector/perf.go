@@ -91,10 +91,7 @@ func (o *options) profileAll(ctx context.Context) error {
 	}
 	md := o.profileReport(profiles, runInfo{started: started, loadBefore: load0, loadAfter: loadAverage()})
 	fmt.Print(md)
-	if err := os.WriteFile(o.profile, []byte(md), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", o.profile, err)
-	}
-	return nil
+	return writeFile(o.profile, md)
 }
 
 // perfHook starts perf record on the collector for the measured phase.
