@@ -90,7 +90,7 @@ func (res *results) indexSection(b *strings.Builder, xs []float64, labels []stri
 
 func (res *results) streamsSection(b *strings.Builder, xs []float64, labels []string, files map[string]string) {
 	fmt.Fprintf(b, "\n## Streams\n\n")
-	fmt.Fprintf(b, "Cumulative duration streams of services with ~40 streams each, ~5 spans per stream per 10 s window, index 1M spans and full. "+
+	fmt.Fprintf(b, "Cumulative duration streams of services with ~30 streams each, ~5 spans per stream per 10 s window, index 1M spans and full. "+
 		"Heap per stream: live heap growth over the first export of every stream, over the streams then tracked.\n\n")
 	fmt.Fprintf(b, "| streams | tracked | metrics ns/point | cpu-ns/point | heap B/stream | filled |\n")
 	fmt.Fprintf(b, "|---:|---:|---:|---:|---:|---:|\n")
