@@ -41,6 +41,9 @@ type options struct {
 	traffic   traffic.Config
 	out       string
 	profile   string
+	// profileSpans are measured per profiled run: more samples than a
+	// measured run needs.
+	profileSpans uint64
 }
 
 func main() {
@@ -71,7 +74,8 @@ func parseFlags() (*options, error) {
 	flag.IntVar(&o.traffic.Services, "services", o.traffic.Services, "services in the traffic")
 	flag.Float64Var(&o.traffic.Rate, "rate", o.traffic.Rate, "nominal spans per second of the traffic: each service exports metrics once per interval*rate spans")
 	flag.StringVar(&o.out, "out", "", "also write the results as Markdown to this file")
-	flag.StringVar(&o.profile, "profile", "", "after the rounds, profile one run per configuration and GC policy with perf into this directory")
+	flag.StringVar(&o.profile, "profile", "", "after the rounds, profile one run per configuration and GC policy with perf, and write the comparison to this Markdown file")
+	flag.Uint64Var(&o.profileSpans, "profile-spans", 3_000_000, "spans measured per profiled run")
 	flag.Parse()
 	if _, ok := exporters[o.exporter]; !ok {
 		return nil, fmt.Errorf("-exporter %q: want debug or proto", o.exporter)
@@ -117,6 +121,9 @@ func (o *options) run(ctx context.Context) error {
 			r.round, r.gc, r.pipeline, r.spansPerCPUSecond(), r.cpu, r.wall, r.gcs.cycles, r.gcs.liveMB, r.rssMiB, r.load, attachedNote(r))
 		results = append(results, r)
 	}
+	if len(results) == 0 { // -rounds 0: profiles only
+		return o.profileAll(ctx)
+	}
 	rep := o.report(results, runInfo{started: started, loadBefore: load0, loadAfter: loadAverage()})
 	fmt.Print(rep)
 	if o.out != "" {
@@ -124,10 +131,7 @@ func (o *options) run(ctx context.Context) error {
 			return err
 		}
 	}
-	if o.profile != "" {
-		return o.profileAll(ctx)
-	}
-	return nil
+	return o.profileAll(ctx)
 }
 
 // writeFile writes a report, creating its directory.

@@ -56,6 +56,9 @@ func symbolsBinary(stripped string) (string, error) {
 // profileAll measures one run per GC policy and configuration under perf
 // and writes the comparison to o.profile.
 func (o *options) profileAll(ctx context.Context) error {
+	if o.profile == "" {
+		return nil
+	}
 	if _, err := exec.LookPath("perf"); err != nil {
 		return fmt.Errorf("perf not found (Debian: apt-get install linux-perf): %w", err)
 	}
@@ -64,7 +67,7 @@ func (o *options) profileAll(ctx context.Context) error {
 		return err
 	}
 	po := *o
-	po.collector = bin
+	po.collector, po.spans = bin, o.profileSpans
 	tmp, err := os.MkdirTemp("", "bench-collector-perf-")
 	if err != nil {
 		return fmt.Errorf("temp dir: %w", err)

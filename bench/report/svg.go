@@ -60,7 +60,7 @@ func (c chart) svg() string {
 	if c.target > 0 {
 		ty := c.py(c.target, yMax)
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#555" stroke-dasharray="6,4"/>`, marginL, ty, width-marginR, ty)
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#555">%s</text>`+"\n", marginL+6, ty-5, html.EscapeString(c.targetLabel))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#555">%s</text>`+"\n", width-marginR-4, ty+15, html.EscapeString(c.targetLabel))
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
