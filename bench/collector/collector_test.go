@@ -126,3 +126,15 @@ func TestGCTraceSumsCyclesAndCPU(t *testing.T) {
 	assert.Equal(t, 2, st.cycles)
 	assert.InDelta(t, 97.0, st.liveMB, 0)
 }
+
+func TestShortNames(t *testing.T) {
+	for in, want := range map[string]string{
+		"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex.(*Index).find": "spanindex.(*Index).find",
+		"go.opentelemetry.io/collector/pdata/pcommon.Map.Get":                                             "pcommon.Map.Get",
+		"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor.enrichPoints[go.shape.struct { go.opentelemetry.io/collector/pdata/pmetric.orig *go.opentelemetry.io/collector/pdata/internal.HistogramDataPoint }]": "exemplarprocessor.enrichPoints[...]",
+		"runtime.mallocgc":          "runtime.mallocgc",
+		"finish_task_switch.isra.0": "finish_task_switch.isra.0",
+	} {
+		assert.Equal(t, want, shortName(in))
+	}
+}

@@ -144,7 +144,11 @@ func diffTable(b *strings.Builder, baseSelf map[string]float64, p, base *profile
 	fmt.Fprintf(b, "Extra CPU per span in all: %.0f ns.\n\n", extra)
 	fmt.Fprintf(b, "| function | baseline ns/span | ns/span | extra ns/span | share of extra |\n|---|---:|---:|---:|---:|\n")
 	for _, r := range rows[:min(n, len(rows))] {
-		fmt.Fprintf(b, "| `%s` | %.1f | %.1f | %+.1f | %.0f%% |\n", shortName(r.fn), r.before, r.now, r.now-r.before, 100*(r.now-r.before)/extra)
+		share := "–" // no extra to share out
+		if extra > 0 {
+			share = fmt.Sprintf("%.0f%%", 100*(r.now-r.before)/extra)
+		}
+		fmt.Fprintf(b, "| `%s` | %.1f | %.1f | %+.1f | %s |\n", shortName(r.fn), r.before, r.now, r.now-r.before, share)
 	}
 }
 
@@ -168,12 +172,17 @@ func inclusiveTable(b *strings.Builder, p *profile, pkg string, n int) {
 	}
 }
 
-// shortName drops the module paths of a symbol, keeping the package.
+// shortName drops the package path of a symbol, keeping the package name,
+// and the shapes of a generic function's instantiation.
 func shortName(fn string) string {
-	for _, prefix := range []string{"github.com/otelcol-exemplar/otelcol-exemplar/", "go.opentelemetry.io/collector/", "github.com/open-telemetry/opentelemetry-collector-contrib/", "google.golang.org/"} {
-		fn = strings.TrimPrefix(fn, prefix)
+	if i := strings.Index(fn, "[go.shape"); i >= 0 {
+		fn = fn[:i] + "[...]"
 	}
-	if i := strings.LastIndex(fn, "/"); i >= 0 && !strings.Contains(fn[:i], "(") {
+	head := fn
+	if i := strings.IndexAny(head, "(["); i >= 0 {
+		head = head[:i]
+	}
+	if i := strings.LastIndex(head, "/"); i >= 0 {
 		fn = fn[i+1:]
 	}
 	return fn
