@@ -112,6 +112,9 @@ func TestProfileAttribution(t *testing.T) {
 	assert.InDelta(t, 1e6, p.category["receiver: protobuf unmarshal"], 0)
 	assert.InDelta(t, 1e6, p.self["github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex.(*Index).find"], 0)
 	assert.InDelta(t, 4000.0, p.perSpan(p.incl["github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor.(*tracesProcessor).process"]), 0)
+	// Allocation time goes to the allocating part, its GC assist included.
+	assert.InDelta(t, 3e6, p.alloc["exemplar: traces path"], 0)
+	assert.InDelta(t, 3000.0, p.perSpan(allocNs(p, "total")), 0)
 }
 
 func TestGCTraceSumsCyclesAndCPU(t *testing.T) {

@@ -27,8 +27,11 @@ type profile struct {
 	spans    uint64
 	totalNs  float64
 	category map[string]float64 // ns by category (disjoint)
-	self     map[string]float64 // ns by leaf function
-	incl     map[string]float64 // ns by function anywhere on the stack, once per sample
+	// alloc is the time spent allocating (runtime.mallocgc and what it
+	// calls, GC assists included) by the component that allocated.
+	alloc map[string]float64
+	self  map[string]float64 // ns by leaf function
+	incl  map[string]float64 // ns by function anywhere on the stack, once per sample
 }
 
 func (p *profile) perSpan(ns float64) float64 { return ns / float64(p.spans) }
@@ -142,7 +145,7 @@ func readProfile(data string, spans uint64) (*profile, error) {
 // foldSamples reads perf script output: a line with the sample's period
 // (ns), then one tab-indented line per frame, leaf first, then a blank line.
 func foldSamples(r io.Reader, spans uint64) *profile {
-	p := &profile{spans: spans, category: map[string]float64{}, self: map[string]float64{}, incl: map[string]float64{}}
+	p := &profile{spans: spans, category: map[string]float64{}, alloc: map[string]float64{}, self: map[string]float64{}, incl: map[string]float64{}}
 	var period float64
 	var frames []string
 	flush := func() {
@@ -186,6 +189,12 @@ func (p *profile) add(ns float64, frames []string) {
 	p.totalNs += ns
 	p.self[frames[0]] += ns
 	p.category[categorize(frames)] += ns
+	for _, f := range frames {
+		if strings.HasPrefix(f, "runtime.mallocgc") {
+			p.alloc[categorizeBy(frames, categories[1:])] += ns
+			break
+		}
+	}
 	seen := map[string]bool{}
 	for _, f := range frames {
 		if !seen[f] {

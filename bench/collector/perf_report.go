@@ -36,7 +36,9 @@ var categories = []category{
 
 const otherCategory = "other"
 
-func categorize(frames []string) string {
+func categorize(frames []string) string { return categorizeBy(frames, categories) }
+
+func categorizeBy(frames []string, categories []category) string {
 	for _, c := range categories {
 		for _, f := range frames {
 			for _, m := range c.matches {
@@ -66,7 +68,9 @@ func (o *options) profileReport(profiles map[string]map[string]*profile, info ru
 			continue
 		}
 		fmt.Fprintf(&b, "\n### %s: CPU per span by part of the collector (ns)\n\n", gc.name)
-		o.categoryTable(&b, ps)
+		o.categoryTable(&b, ps, categoryNs, true)
+		fmt.Fprintf(&b, "\nOf which allocating (`runtime.mallocgc` and below, GC assists included), by the part that allocates (ns per span):\n\n")
+		o.categoryTable(&b, ps, allocNs, false)
 		for _, p := range o.configs[1:] {
 			if ps[p.name] == nil {
 				continue
@@ -82,7 +86,10 @@ func (o *options) profileReport(profiles map[string]map[string]*profile, info ru
 	return b.String()
 }
 
-func (o *options) categoryTable(b *strings.Builder, ps map[string]*profile) {
+// categoryTable writes one row per category with ns per span of every
+// configuration and its difference from the baseline; rows that are zero
+// everywhere are left out unless all is set.
+func (o *options) categoryTable(b *strings.Builder, ps map[string]*profile, value func(*profile, string) float64, all bool) {
 	base := ps[o.configs[0].name]
 	fmt.Fprintf(b, "| part |")
 	for i, p := range o.configs {
@@ -98,15 +105,18 @@ func (o *options) categoryTable(b *strings.Builder, ps map[string]*profile) {
 	}
 	names = append(names, otherCategory, "total")
 	for _, name := range names {
+		if !all && name != "total" && !anyValue(ps, value, name) {
+			continue
+		}
 		fmt.Fprintf(b, "| %s |", name)
-		baseNs := categoryNs(base, name)
+		baseNs := value(base, name)
 		for i, p := range o.configs {
 			pr := ps[p.name]
 			if pr == nil {
 				fmt.Fprintf(b, " – |")
 				continue
 			}
-			ns := categoryNs(pr, name)
+			ns := value(pr, name)
 			fmt.Fprintf(b, " %.0f |", pr.perSpan(ns))
 			if i > 0 {
 				fmt.Fprintf(b, " %+.0f |", pr.perSpan(ns)-base.perSpan(baseNs))
@@ -114,6 +124,26 @@ func (o *options) categoryTable(b *strings.Builder, ps map[string]*profile) {
 		}
 		fmt.Fprintf(b, "\n")
 	}
+}
+
+func anyValue(ps map[string]*profile, value func(*profile, string) float64, name string) bool {
+	for _, p := range ps {
+		if value(p, name) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func allocNs(p *profile, name string) float64 {
+	if name != "total" {
+		return p.alloc[name]
+	}
+	total := 0.0
+	for _, ns := range p.alloc {
+		total += ns
+	}
+	return total
 }
 
 func categoryNs(p *profile, name string) float64 {
