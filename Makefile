@@ -74,7 +74,8 @@ clean:
 # Performance (docs/performance.md)
 
 BENCH_COLLECTOR_FLAGS ?=
-GROWTH_BENCHTIME      ?= 300x
+GROWTH_BENCHTIME      ?= 1000x
+GROWTH_COUNT          ?= 3
 
 .PHONY: bench-collector bench-growth
 
@@ -87,6 +88,6 @@ bench-collector: build
 bench-growth:
 	@mkdir -p _build docs/perf
 	@{ echo "date: $$(date -u '+%Y-%m-%d %H:%M UTC')"; uptime; } > _build/growth.txt
-	EXEMPLAR_BENCH_GROWTH=1 $(GO) test -run '^$$' -bench 'Growth' -benchmem -benchtime=$(GROWTH_BENCHTIME) -count=$(BENCHCOUNT) -timeout 60m ./exemplarprocessor/ > _build/growth.out || { cat _build/growth.out; exit 1; }
+	EXEMPLAR_BENCH_GROWTH=1 $(GO) test -run '^$$' -bench 'Growth' -benchmem -benchtime=$(GROWTH_BENCHTIME) -count=$(GROWTH_COUNT) -timeout 60m ./exemplarprocessor/ > _build/growth.out || { cat _build/growth.out; exit 1; }
 	@cat _build/growth.out >> _build/growth.txt; uptime >> _build/growth.txt; grep '^Benchmark' _build/growth.out
 	$(GO) run ./bench/report -in _build/growth.txt -out docs/perf
