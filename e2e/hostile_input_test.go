@@ -570,11 +570,11 @@ func hoLatencies(rs []hoResult) string {
 // hoMiB formats bytes as MiB.
 func hoMiB(b float64) string { return strconv.FormatFloat(b/(1<<20), 'f', 1, 64) }
 
-// hoGCLive reads the live heap the Go runtime printed after its last GC
-// (GODEBUG=gctrace=1: "gc N @t s: ..., A->B->C MB, ..." where C is the heap
-// marked live) from the process output, in bytes; -1 before the first GC.
-func hoGCLive(output string) (live float64, cycles int) {
-	live = -1
+// hoGCLives returns the live heap the Go runtime printed after each GC cycle
+// so far (GODEBUG=gctrace=1: "gc N @t s: ..., A->B->C MB, ..." where C is
+// the heap marked live), in bytes, oldest first.
+func hoGCLives(output string) []float64 {
+	var lives []float64
 	for _, line := range strings.Split(output, "\n") {
 		if !strings.HasPrefix(line, "gc ") {
 			continue
@@ -589,8 +589,21 @@ func hoGCLive(output string) (live float64, cycles int) {
 			continue
 		}
 		if v, err := strconv.ParseFloat(parts[2], 64); err == nil {
-			live, cycles = v*(1<<20), cycles+1
+			lives = append(lives, v*(1<<20))
 		}
 	}
-	return live, cycles
+	return lives
+}
+
+// hoRSS returns a process's resident set size in bytes, from /proc.
+func hoRSS(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", pid))
+	if err != nil {
+		return 0
+	}
+	var size, resident float64
+	if _, err := fmt.Sscan(string(b), &size, &resident); err != nil {
+		return 0
+	}
+	return resident * float64(os.Getpagesize())
 }
