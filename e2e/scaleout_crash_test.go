@@ -94,7 +94,7 @@ func TestScaleOutCrash(t *testing.T) {
 	soDrive(t, spec, w, sender, func(r int) {
 		switch {
 		case r == spec.stopAfter:
-			victim = soVictim(t, w, nodes)
+			victim = soVictim(t, nodes)
 			// Land in the next round's traces: tier 1 is forwarding them.
 			go func() {
 				time.Sleep(spec.period/2 + 10*time.Millisecond)
@@ -139,7 +139,7 @@ func TestScaleOutCrash(t *testing.T) {
 
 // soVictim picks the tier-2 instance to kill: one that holds services
 // (tier2-b unless it has none).
-func soVictim(t *testing.T, w *soWorkload, nodes []*soTier2) *soTier2 {
+func soVictim(t *testing.T, nodes []*soTier2) *soTier2 {
 	t.Helper()
 	out := readSOOutput(t, nodes)
 	homes := map[string]bool{}

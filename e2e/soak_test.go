@@ -394,16 +394,15 @@ func soakGarbage(rng *rand.Rand) []soakBody {
 
 // soakRow is one sample of the soak table.
 type soakRow struct {
-	at                time.Duration
-	rss, heap, live   float64
-	spans, streams    int
-	in, out           soakCounts
-	hostileN          int
-	hostileMax        time.Duration
-	hostileMaxKind    string
-	processorIn       soakCounts
-	processorOut      soakCounts
-	indexCap, strmCap bool
+	at              time.Duration
+	rss, heap, live float64
+	spans, streams  int
+	in, out         soakCounts
+	hostileN        int
+	hostileMax      time.Duration
+	hostileMaxKind  string
+	processorIn     soakCounts
+	processorOut    soakCounts
 }
 
 type soakSampler struct {
