@@ -63,10 +63,12 @@ func TestHostileMemoryReleased(t *testing.T) {
 		c.mustPost(t, tracesPath, hoTracesBody(sp.td))
 	}
 	trickle := startHOTrickle(c, rng)
-	harness.Eventually(t, 20*time.Second, "span index at its cap", func() bool {
-		return int(harness.SumMetric(c.telemetry(t), "otelcol_processor_exemplar_index_spans")) >= hoMemSpanCap
+	baseStreams := hoTrickleStreams
+	harness.Eventually(t, 20*time.Second, "span index at its cap, the trickle's streams tracked", func() bool {
+		tel := c.telemetry(t)
+		return int(harness.SumMetric(tel, "otelcol_processor_exemplar_index_spans")) >= hoMemSpanCap &&
+			int(harness.SumMetric(tel, "otelcol_processor_exemplar_streams_tracked")) >= baseStreams
 	})
-	baseStreams := int(harness.SumMetric(c.telemetry(t), "otelcol_processor_exemplar_streams_tracked"))
 	time.Sleep(time.Second)
 	before := mem.window(t, hoMemWindow, 3)
 
@@ -100,9 +102,14 @@ func TestHostileMemoryReleased(t *testing.T) {
 	// The burst's streams go idle; the trickle's points make the table
 	// notice. Nothing is forced inside the collector.
 	idleSince := time.Now()
-	harness.Eventually(t, 30*time.Second, "the burst's streams dropped as idle", func() bool {
-		return int(harness.SumMetric(c.telemetry(t), "otelcol_processor_exemplar_streams_tracked")) <= baseStreams
-	})
+	for tracked := peakStreams; tracked > baseStreams; {
+		if time.Since(idleSince) > 30*time.Second {
+			soLogTelemetry(t, "collector", soScrape(c.telemetryURL(), "otelcol_processor_exemplar_"))
+			t.Fatalf("30 s after the burst %d streams are tracked, %d before it: the burst's streams were not dropped as idle (streams.idle_timeout %s)", tracked, baseStreams, hoMemIdle)
+		}
+		time.Sleep(200 * time.Millisecond)
+		tracked = int(harness.SumMetric(c.telemetry(t), "otelcol_processor_exemplar_streams_tracked"))
+	}
 	dropped := time.Since(idleSince)
 	after := mem.window(t, hoMemWindow, 3)
 	trickle.stop()
@@ -201,6 +208,9 @@ func (w *hoMemWatch) window(t *testing.T, d time.Duration, minCycles int) hoMemF
 	return f
 }
 
+// hoTrickleStreams is how many histogram streams the trickle keeps sending.
+const hoTrickleStreams = 10
+
 // hoTrickle is the steady traffic of a collector in service: a 100-span
 // traces request every 100 ms (the index stays at its cap) and a metrics
 // request with ten 15-bucket streams of the same service every 200 ms.
@@ -224,7 +234,7 @@ func startHOTrickle(c *hoCollector, rng *rand.Rand) *hoTrickle {
 			if i%2 == 0 {
 				counts[i/2%len(counts)]++
 				m := newHOMetrics(hoService)
-				for s := range 10 {
+				for s := range hoTrickleStreams {
 					m.explicit(fmt.Sprintf("steady %d", s), pmetric.AggregationTemporalityCumulative, uint64(start.UnixNano()), uint64(now.UnixNano()), soBounds, counts)
 				}
 				c.post(metricsPath, hoMetricsBody(m.md), 10*time.Second)
