@@ -70,6 +70,18 @@ generate:
 clean:
 	rm -rf _build
 
+## captures: record what real Node.js and Go OpenTelemetry SDKs send into testdata/captures (needs npm; not part of `make test`)
+.PHONY: captures
+captures: build
+	scripts/captures/record.sh all
+
+## soak: SOAK_MINUTES (default 10) of load at the index and stream caps with hostile and garbage OTLP bodies against the built collector; prints one table (docs/soak.md). Not part of make test.
+SOAK_MINUTES ?= 10
+.PHONY: soak
+soak: build
+	SOAK_MINUTES=$(SOAK_MINUTES) $(GO) test -count=1 -tags e2e -run '^TestSoak$$' -v \
+		-timeout $$(awk 'BEGIN { print int($(SOAK_MINUTES) * 2 + 10) }')m ./e2e/
+
 # ---------------------------------------------------------------------------
 # Performance (docs/performance.md)
 

@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/enrich"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/rules"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
 )
@@ -60,6 +61,11 @@ type IndexConfig struct {
 	// TTL is how long a span is held after it arrived. It should cover the
 	// metric export interval plus how late spans arrive.
 	TTL time.Duration `mapstructure:"ttl"`
+	// MaxSpanDuration is the longest span indexed. A longer span, or one
+	// with a zero start or end time, cannot describe a request a latency
+	// histogram counted (a start time of 0 makes a span 56 years long): it
+	// is passed on untouched, counted invalid, and never joined.
+	MaxSpanDuration time.Duration `mapstructure:"max_span_duration"`
 }
 
 // Duplicate actions.
@@ -133,6 +139,12 @@ type ExemplarsConfig struct {
 	// to a few milliseconds longer), so at a bound the request's span can
 	// fall in the neighbouring bucket. 0 disables.
 	DurationTolerance time.Duration `mapstructure:"duration_tolerance"`
+	// LateSpanWindow is how long after a cumulative bucket grew without an
+	// exemplar it may still take a span that arrives late (on a later point
+	// of the stream). It must cover how late spans reach the collector: the
+	// SDK's batch delay, a gateway's queues, a tail sampler's decision_wait.
+	// At most index.ttl, or the span is gone before it could be used.
+	LateSpanWindow time.Duration `mapstructure:"late_span_window"`
 }
 
 // ExactJoinConfig configures data points that carry their span's IDs.
@@ -152,6 +164,12 @@ type StreamsConfig struct {
 	MaxStreams int `mapstructure:"max_streams"`
 	// IdleTimeout forgets a stream not seen for this long.
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// MaxBuckets is the most buckets a histogram point may have to be
+	// enriched (explicit: bounds + 1; exponential: both ranges + the zero
+	// bucket). A point with more passes untouched, counted
+	// too_many_buckets: the work per point and the state per stream are
+	// bounded by it.
+	MaxBuckets int `mapstructure:"max_buckets"`
 }
 
 // DeltaHoldConfig holds back batches with delta histograms.
@@ -167,8 +185,9 @@ func createDefaultConfig() *Config {
 	return &Config{
 		ResourceKeys: []string{"service.namespace", "service.name", "service.instance.id"},
 		Index: IndexConfig{
-			MaxSpans: 1_000_000,
-			TTL:      2 * time.Minute,
+			MaxSpans:        1_000_000,
+			TTL:             2 * time.Minute,
+			MaxSpanDuration: time.Hour,
 		},
 		Duplicates: DuplicatesConfig{
 			Window:      2 * time.Minute,
@@ -181,6 +200,7 @@ func createDefaultConfig() *Config {
 			Dangling:          DanglingKeep,
 			DanglingGrace:     30 * time.Second,
 			DurationTolerance: 2 * time.Millisecond,
+			LateSpanWindow:    time.Minute,
 		},
 		ExactJoin: ExactJoinConfig{
 			TraceIDAttribute: "trace_id",
@@ -189,6 +209,9 @@ func createDefaultConfig() *Config {
 		Streams: StreamsConfig{
 			MaxStreams:  100_000,
 			IdleTimeout: 10 * time.Minute,
+			// The SDKs' default exponential histogram keeps at most 160
+			// buckets per range: 2 x 160 and the zero bucket.
+			MaxBuckets: 321,
 		},
 		DeltaHold: DeltaHoldConfig{
 			MaxDataPoints: 100_000,
@@ -196,81 +219,115 @@ func createDefaultConfig() *Config {
 	}
 }
 
+// maxBucketsLimit bounds streams.max_buckets: an exponential histogram at
+// its finest scale over a wide range needs a few thousand buckets; more
+// would let one point cost milliseconds.
+const maxBucketsLimit = 4096
+
+// problems collects configuration errors; each names the field and value.
+type problems []error
+
+func (p *problems) addf(format string, args ...any) { *p = append(*p, fmt.Errorf(format, args...)) }
+
 // Validate checks the configuration; every error names the field and value.
 func (cfg *Config) Validate() error {
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-
+	var p problems
 	for i, k := range cfg.ResourceKeys {
 		if k == "" {
-			add("resource_keys[%d]: must not be empty", i)
+			p.addf("resource_keys[%d]: must not be empty", i)
 		}
 	}
-	if cfg.Index.MaxSpans < 1 || cfg.Index.MaxSpans > spanindex.MaxSpans {
-		add("index.max_spans: %d must be between 1 and %d", cfg.Index.MaxSpans, spanindex.MaxSpans)
-	}
-	if cfg.Index.TTL <= 0 {
-		add("index.ttl: %s must be positive", cfg.Index.TTL)
-	}
-	if cfg.Duplicates.Window < 0 || cfg.Duplicates.Window > cfg.Index.TTL {
-		add("duplicates.window: %s must be between 0 and index.ttl (%s): spans are only remembered that long", cfg.Duplicates.Window, cfg.Index.TTL)
-	}
-	if cfg.Duplicates.Action != ActionFlag && cfg.Duplicates.Action != ActionDropReplays {
-		add("duplicates.action: %q must be %q or %q", cfg.Duplicates.Action, ActionFlag, ActionDropReplays)
-	}
-	if cfg.Duplicates.Attribute == "" {
-		add("duplicates.attribute: must not be empty")
-	}
-	if cfg.Duplicates.LogInterval <= 0 {
-		add("duplicates.log_interval: %s must be positive", cfg.Duplicates.LogInterval)
-	}
-	if cfg.Exemplars.MaxPerDataPoint < 0 {
-		add("exemplars.max_per_data_point: %d must not be negative (0 means one per bucket)", cfg.Exemplars.MaxPerDataPoint)
-	}
-	switch cfg.Exemplars.Dangling {
-	case DanglingKeep, DanglingDrop, DanglingReplace:
-	default:
-		add("exemplars.dangling: %q must be %q, %q or %q", cfg.Exemplars.Dangling, DanglingKeep, DanglingDrop, DanglingReplace)
-	}
-	if cfg.Exemplars.DanglingGrace < 0 || cfg.Exemplars.DanglingGrace >= cfg.Index.TTL {
-		add("exemplars.dangling_grace: %s must be at least 0 and below index.ttl (%s)", cfg.Exemplars.DanglingGrace, cfg.Index.TTL)
-	}
-	if cfg.Exemplars.DurationTolerance < 0 {
-		add("exemplars.duration_tolerance: %s must not be negative (0 disables)", cfg.Exemplars.DurationTolerance)
-	}
-	for i, k := range cfg.Exemplars.FilteredAttributes {
-		if k == "" {
-			add("exemplars.filtered_attributes[%d]: must not be empty", i)
-		}
-	}
+	cfg.validateIndex(&p)
+	cfg.validateExemplars(&p)
+	cfg.validateStreams(&p)
 	if cfg.ExactJoin.TraceIDAttribute == "" {
-		add("exact_join.trace_id_attribute: must not be empty")
+		p.addf("exact_join.trace_id_attribute: must not be empty")
 	}
 	if cfg.ExactJoin.SpanIDAttribute == "" {
-		add("exact_join.span_id_attribute: must not be empty")
-	}
-	if cfg.Streams.MaxStreams < 1 {
-		add("streams.max_streams: %d must be at least 1", cfg.Streams.MaxStreams)
-	}
-	if cfg.Streams.IdleTimeout <= 0 {
-		add("streams.idle_timeout: %s must be positive", cfg.Streams.IdleTimeout)
-	}
-	if cfg.DeltaHold.Delay < 0 {
-		add("delta_hold.delay: %s must not be negative (0 disables holding)", cfg.DeltaHold.Delay)
-	}
-	if cfg.DeltaHold.Delay > 0 && cfg.DeltaHold.Delay >= cfg.Index.TTL {
-		add("delta_hold.delay: %s must be below index.ttl (%s) or the spans it waits for are gone", cfg.DeltaHold.Delay, cfg.Index.TTL)
-	}
-	if cfg.DeltaHold.MaxDataPoints < 1 {
-		add("delta_hold.max_data_points: %d must be at least 1", cfg.DeltaHold.MaxDataPoints)
+		p.addf("exact_join.span_id_attribute: must not be empty")
 	}
 	if !cfg.DefaultRules && len(cfg.Rules) == 0 {
-		add("rules: empty while default_rules is false: no metric would get exemplars")
+		p.addf("rules: empty while default_rules is false: no metric would get exemplars")
 	}
 	if _, err := cfg.compileRules(); err != nil {
-		errs = append(errs, err)
+		p = append(p, err)
 	}
-	return errors.Join(errs...)
+	return errors.Join(p...)
+}
+
+// validateIndex checks index and duplicates.
+func (cfg *Config) validateIndex(p *problems) {
+	if cfg.Index.MaxSpans < 1 || cfg.Index.MaxSpans > spanindex.MaxSpans {
+		p.addf("index.max_spans: %d must be between 1 and %d", cfg.Index.MaxSpans, spanindex.MaxSpans)
+	}
+	if cfg.Index.TTL <= 0 {
+		p.addf("index.ttl: %s must be positive", cfg.Index.TTL)
+	}
+	if cfg.Index.MaxSpanDuration <= 0 {
+		p.addf("index.max_span_duration: %s must be positive", cfg.Index.MaxSpanDuration)
+	}
+	if cfg.Duplicates.Window < 0 || cfg.Duplicates.Window > cfg.Index.TTL {
+		p.addf("duplicates.window: %s must be between 0 and index.ttl (%s): spans are only remembered that long", cfg.Duplicates.Window, cfg.Index.TTL)
+	}
+	if cfg.Duplicates.Action != ActionFlag && cfg.Duplicates.Action != ActionDropReplays {
+		p.addf("duplicates.action: %q must be %q or %q", cfg.Duplicates.Action, ActionFlag, ActionDropReplays)
+	}
+	if cfg.Duplicates.Attribute == "" {
+		p.addf("duplicates.attribute: must not be empty")
+	}
+	if cfg.Duplicates.LogInterval <= 0 {
+		p.addf("duplicates.log_interval: %s must be positive", cfg.Duplicates.LogInterval)
+	}
+}
+
+// validateExemplars checks exemplars.
+func (cfg *Config) validateExemplars(p *problems) {
+	ex, ttl := &cfg.Exemplars, cfg.Index.TTL
+	if ex.MaxPerDataPoint < 0 {
+		p.addf("exemplars.max_per_data_point: %d must not be negative (0 means one per bucket)", ex.MaxPerDataPoint)
+	}
+	switch ex.Dangling {
+	case DanglingKeep, DanglingDrop, DanglingReplace:
+	default:
+		p.addf("exemplars.dangling: %q must be %q, %q or %q", ex.Dangling, DanglingKeep, DanglingDrop, DanglingReplace)
+	}
+	if ex.DanglingGrace < 0 || ex.DanglingGrace >= ttl {
+		p.addf("exemplars.dangling_grace: %s must be at least 0 and below index.ttl (%s)", ex.DanglingGrace, ttl)
+	}
+	if ex.DurationTolerance < 0 {
+		p.addf("exemplars.duration_tolerance: %s must not be negative (0 disables)", ex.DurationTolerance)
+	}
+	if ex.LateSpanWindow < 0 || ex.LateSpanWindow > ttl {
+		p.addf("exemplars.late_span_window: %s must be between 0 and index.ttl (%s): a late span must still be indexed", ex.LateSpanWindow, ttl)
+	}
+	for i, k := range ex.FilteredAttributes {
+		if k == "" {
+			p.addf("exemplars.filtered_attributes[%d]: must not be empty", i)
+		}
+	}
+}
+
+// validateStreams checks streams and delta_hold.
+func (cfg *Config) validateStreams(p *problems) {
+	if cfg.Streams.MaxStreams < 1 {
+		p.addf("streams.max_streams: %d must be at least 1", cfg.Streams.MaxStreams)
+	}
+	if cfg.Streams.IdleTimeout <= 0 {
+		p.addf("streams.idle_timeout: %s must be positive", cfg.Streams.IdleTimeout)
+	}
+	if cfg.Streams.MaxBuckets < 1 || cfg.Streams.MaxBuckets > maxBucketsLimit {
+		p.addf("streams.max_buckets: %d must be between 1 and %d", cfg.Streams.MaxBuckets, maxBucketsLimit)
+	}
+	hold, ttl := &cfg.DeltaHold, cfg.Index.TTL
+	if hold.Delay < 0 {
+		p.addf("delta_hold.delay: %s must not be negative (0 disables holding)", hold.Delay)
+	}
+	if hold.Delay > 0 && hold.Delay >= ttl {
+		p.addf("delta_hold.delay: %s must be below index.ttl (%s) or the spans it waits for are gone", hold.Delay, ttl)
+	}
+	if hold.MaxDataPoints < 1 {
+		p.addf("delta_hold.max_data_points: %d must be at least 1", hold.MaxDataPoints)
+	}
 }
 
 func (cfg *Config) compileRules() (*rules.Set, error) {
@@ -300,7 +357,53 @@ func (cfg *Config) compileRules() (*rules.Set, error) {
 func (cfg *Config) indexConfig() spanindex.Config {
 	return spanindex.Config{
 		MaxSpans:        cfg.Index.MaxSpans,
-		TTL:             cfg.Index.TTL.Nanoseconds(),
-		DuplicateWindow: cfg.Duplicates.Window.Nanoseconds(),
+		TTL:             cfg.Index.TTL,
+		DuplicateWindow: cfg.Duplicates.Window,
+	}
+}
+
+// params returns the enrich parameters of a metric of rule (nil: exact joins
+// only) with unit, and false when the unit is not a duration the rule can
+// use.
+func (cfg *Config) params(rule *rules.Rule, unit string) (*enrich.Params, bool) {
+	p := &enrich.Params{
+		ValueSlot:          -1,
+		MaxPerPoint:        cfg.Exemplars.MaxPerDataPoint,
+		FilteredAttributes: len(cfg.Exemplars.FilteredAttributes) > 0,
+		Dangling:           danglingPolicy(cfg.Exemplars.Dangling),
+		DanglingGrace:      cfg.Exemplars.DanglingGrace,
+		TTL:                cfg.Index.TTL,
+		LateWindow:         cfg.Exemplars.LateSpanWindow,
+	}
+	if rule == nil {
+		return p, true
+	}
+	p.ValueSlot = rule.ValueSlot
+	if rule.ValueSlot >= 0 {
+		return p, true
+	}
+	u := unit
+	if rule.Unit != "" {
+		u = rule.Unit
+	}
+	nanos, ok := rules.UnitNanos(u)
+	if !ok {
+		return nil, false
+	}
+	p.UnitNanos = nanos
+	p.Tolerance = float64(cfg.Exemplars.DurationTolerance.Nanoseconds()) / nanos
+	p.ToleranceTime = cfg.Exemplars.DurationTolerance
+	return p, true
+}
+
+// danglingPolicy is the enrich policy of a validated exemplars.dangling.
+func danglingPolicy(s string) enrich.Dangling {
+	switch s {
+	case DanglingDrop:
+		return enrich.DanglingDrop
+	case DanglingReplace:
+		return enrich.DanglingReplace
+	default:
+		return enrich.DanglingKeep
 	}
 }

@@ -23,16 +23,16 @@ func TestLoadConfig(t *testing.T) {
 
 	custom := createDefaultConfig()
 	custom.ResourceKeys = []string{"service.name"}
-	custom.Index = IndexConfig{MaxSpans: 50000, TTL: 90 * time.Second}
+	custom.Index = IndexConfig{MaxSpans: 50000, TTL: 90 * time.Second, MaxSpanDuration: 10 * time.Minute}
 	custom.Duplicates = DuplicatesConfig{Window: 30 * time.Second, Action: ActionDropReplays, Attribute: "dup", LogInterval: 5 * time.Minute}
 	custom.DefaultRules = false
 	custom.Rules = []RuleConfig{
 		{Metric: "checkout.duration", SpanKind: "server", Attributes: map[string]string{"route": "http.route"}, Unit: "ms"},
 		{MetricRegex: `queue\..*\.size`, SpanKind: "consumer", ValueAttribute: "messaging.batch.message_count"},
 	}
-	custom.Exemplars = ExemplarsConfig{MaxPerDataPoint: 4, FilteredAttributes: []string{"http.route"}, Dangling: DanglingReplace, DanglingGrace: 20 * time.Second, DurationTolerance: time.Millisecond}
+	custom.Exemplars = ExemplarsConfig{MaxPerDataPoint: 4, FilteredAttributes: []string{"http.route"}, Dangling: DanglingReplace, DanglingGrace: 20 * time.Second, DurationTolerance: time.Millisecond, LateSpanWindow: 45 * time.Second}
 	custom.ExactJoin = ExactJoinConfig{TraceIDAttribute: "traceId", SpanIDAttribute: "spanId", RemoveAttributes: true}
-	custom.Streams = StreamsConfig{MaxStreams: 1000, IdleTimeout: 5 * time.Minute}
+	custom.Streams = StreamsConfig{MaxStreams: 1000, IdleTimeout: 5 * time.Minute, MaxBuckets: 64}
 	custom.DeltaHold = DeltaHoldConfig{Delay: 15 * time.Second, MaxDataPoints: 5000}
 
 	for _, tc := range []struct {
@@ -75,6 +75,9 @@ func TestValidateNamesFieldAndValue(t *testing.T) {
 		{"trace_id_attribute", func(c *Config) { c.ExactJoin.TraceIDAttribute = "" }, []string{"exact_join.trace_id_attribute"}},
 		{"max_streams", func(c *Config) { c.Streams.MaxStreams = 0 }, []string{"streams.max_streams", "0"}},
 		{"idle_timeout", func(c *Config) { c.Streams.IdleTimeout = 0 }, []string{"streams.idle_timeout", "0s"}},
+		{"max_span_duration", func(c *Config) { c.Index.MaxSpanDuration = 0 }, []string{"index.max_span_duration", "0s"}},
+		{"max_buckets", func(c *Config) { c.Streams.MaxBuckets = 0 }, []string{"streams.max_buckets", "0"}},
+		{"late_span_window", func(c *Config) { c.Exemplars.LateSpanWindow = 3 * time.Minute }, []string{"exemplars.late_span_window", "3m0s", "index.ttl"}},
 		{"hold delay", func(c *Config) { c.DeltaHold.Delay = -time.Second }, []string{"delta_hold.delay", "-1s"}},
 		{"hold delay ttl", func(c *Config) { c.DeltaHold.Delay = 3 * time.Minute }, []string{"delta_hold.delay", "3m0s"}},
 		{"hold points", func(c *Config) { c.DeltaHold.MaxDataPoints = 0 }, []string{"delta_hold.max_data_points", "0"}},

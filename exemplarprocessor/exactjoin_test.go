@@ -338,10 +338,10 @@ func TestExactJoinUnchangedReexports(t *testing.T) {
 		attached = append(attached, exemplarsOf(h.consumeMetrics(t, metricsOf(p))).Len())
 	}
 	assert.Equal(t, []int{1, 0, 0}, attached)
-	assert.Equal(t, int64(3), exactOutcome(h, "joined"))
-	assert.Zero(t, exactOutcome(h, "value_unknown"))
+	assert.Equal(t, int64(3), exactOutcomeCount(h, "joined"))
+	assert.Zero(t, exactOutcomeCount(h, "value_unknown"))
 }
 
-func exactOutcome(h *harness, outcome string) int64 {
+func exactOutcomeCount(h *harness, outcome string) int64 {
 	return counter(h, "otelcol_processor_exemplar_exact_join", "outcome", outcome)
 }

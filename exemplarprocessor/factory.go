@@ -62,7 +62,7 @@ func (f *factory) createTraces(ctx context.Context, set processor.Settings, cfg 
 	}
 	return processorhelper.NewTraces(ctx, set, cfg, next, tp.process,
 		processorhelper.WithCapabilities(capabilities),
-		processorhelper.WithStart(c.start),
+
 		processorhelper.WithShutdown(shutdownOnce(tp.shutdown, release)))
 }
 
@@ -76,7 +76,7 @@ func (f *factory) createMetrics(ctx context.Context, set processor.Settings, cfg
 		_ = release(ctx)
 		return nil, err
 	}
-	return processorhelper.NewMetrics(ctx, set, cfg, next, mp.process,
+	return processorhelper.NewMetrics(ctx, set, cfg, mp.out, mp.process,
 		processorhelper.WithCapabilities(capabilities),
 		processorhelper.WithStart(mp.start),
 		processorhelper.WithShutdown(shutdownOnce(mp.shutdown, release)))

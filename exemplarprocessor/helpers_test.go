@@ -224,6 +224,15 @@ func addExemplar(md pmetric.Metrics, id uint64, at time.Time, value float64) {
 	ex.SetDoubleValue(value)
 }
 
+// addTracelessExemplar adds an exemplar with a value and a timestamp but no
+// trace context to the first histogram point, as an SDK's always_on filter
+// records outside a span.
+func addTracelessExemplar(md pmetric.Metrics, at time.Time, value float64) {
+	ex := exemplarsOf(md).AppendEmpty()
+	ex.SetTimestamp(pcommon.NewTimestampFromTime(at))
+	ex.SetDoubleValue(value)
+}
+
 // exemplarsOf returns the exemplars of the first histogram point.
 func exemplarsOf(md pmetric.Metrics) pmetric.ExemplarSlice {
 	return md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Histogram().DataPoints().At(0).Exemplars()

@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/processor/processorhelper"
 )
 
 // holdHarness is a harness whose metrics face holds delta batches and
@@ -34,6 +33,16 @@ func holdHarness(t *testing.T, maxPoints int, next consumer.Metrics) (*harness, 
 	return h, mp
 }
 
+// send passes md through the metrics face as processorhelper does: process,
+// then the stage after it (the hold).
+func send(mp *metricsProcessor, md pmetric.Metrics) error {
+	out, err := mp.process(context.Background(), md)
+	if err != nil {
+		return err
+	}
+	return mp.out.ConsumeMetrics(context.Background(), out)
+}
+
 func deltaPoint(end time.Time) pmetric.Metrics {
 	return metricsOf(serverHist("shop", end.Add(-10*time.Second), end, []uint64{0, 0, 0, 1, 0, 0, 0, 0, 0}))
 }
@@ -45,20 +54,20 @@ func TestHoldJoinsLateSpans(t *testing.T) {
 	h, mp := holdHarness(t, 100, sink)
 	T := t0.Add(10 * time.Second)
 	h.clock.Set(T.Add(100 * time.Millisecond))
-	_, err := mp.process(context.Background(), deltaPoint(T))
-	require.ErrorIs(t, err, processorhelper.ErrSkipProcessingData, "held, not passed on yet")
-	assert.Equal(t, 1, mp.hold.Points())
+	require.NoError(t, send(mp, deltaPoint(T)))
+	assert.Empty(t, sink.AllMetrics(), "held, not passed on yet")
+	assert.Equal(t, 1, mp.hold.queue.Points())
 
 	h.clock.Set(T.Add(5 * time.Second))
 	h.consumeTraces(t, tracesOf(serverSpan(1, "shop", "/a", T.Add(-time.Second), 30*time.Millisecond)))
-	mp.releaseDue(context.Background())
+	mp.hold.releaseDue(context.Background())
 	assert.Empty(t, sink.AllMetrics(), "not due before the delay")
 
 	h.clock.Set(T.Add(11 * time.Second))
-	mp.releaseDue(context.Background())
+	mp.hold.releaseDue(context.Background())
 	require.Len(t, sink.AllMetrics(), 1)
 	assert.Equal(t, [][]uint64{{1}}, exemplarIDs(sink.AllMetrics()[0]))
-	assert.Zero(t, mp.hold.Points())
+	assert.Zero(t, mp.hold.queue.Points())
 	require.NoError(t, mp.shutdown(context.Background()))
 }
 
@@ -66,13 +75,12 @@ func TestHoldJoinsLateSpans(t *testing.T) {
 func TestHoldOnlyDeltaHistograms(t *testing.T) {
 	sink := new(consumertest.MetricsSink)
 	_, mp := holdHarness(t, 100, sink)
-	_, err := mp.process(context.Background(), metricsOf(cumulative(serverHist("shop", t0, t0.Add(10*time.Second), []uint64{0, 0, 0, 1, 0, 0, 0, 0, 0}))))
-	require.NoError(t, err)
+	require.NoError(t, send(mp, metricsOf(cumulative(serverHist("shop", t0, t0.Add(10*time.Second), []uint64{0, 0, 0, 1, 0, 0, 0, 0, 0})))))
 	other := serverHist("shop", t0, t0.Add(10*time.Second), []uint64{0, 0, 0, 1, 0, 0, 0, 0, 0})
 	other.metric = "queue.latency"
-	_, err = mp.process(context.Background(), metricsOf(other))
-	require.NoError(t, err)
-	assert.Zero(t, mp.hold.Points())
+	require.NoError(t, send(mp, metricsOf(other)))
+	assert.Zero(t, mp.hold.queue.Points())
+	assert.Len(t, sink.AllMetrics(), 2, "passed straight on")
 	require.NoError(t, mp.shutdown(context.Background()))
 }
 
@@ -82,14 +90,13 @@ func TestHoldFullProcessesNow(t *testing.T) {
 	sink := new(consumertest.MetricsSink)
 	h, mp := holdHarness(t, 1, sink)
 	h.clock.Set(t0.Add(11 * time.Second))
-	_, err := mp.process(context.Background(), deltaPoint(t0.Add(10*time.Second)))
-	require.ErrorIs(t, err, processorhelper.ErrSkipProcessingData)
-	out, err := mp.process(context.Background(), deltaPoint(t0.Add(20*time.Second)))
-	require.NoError(t, err, "no room: enriched and passed on by the caller")
-	assert.Equal(t, 1, out.DataPointCount())
-	assert.Equal(t, 1, mp.hold.Points())
+	require.NoError(t, send(mp, deltaPoint(t0.Add(10*time.Second))))
+	require.NoError(t, send(mp, deltaPoint(t0.Add(20*time.Second))))
+	require.Len(t, sink.AllMetrics(), 1, "no room: enriched and passed on at once")
+	assert.Equal(t, 1, sink.AllMetrics()[0].DataPointCount())
+	assert.Equal(t, 1, mp.hold.queue.Points())
 	require.NoError(t, mp.shutdown(context.Background()))
-	assert.Len(t, sink.AllMetrics(), 1, "Shutdown delivered the held one")
+	assert.Len(t, sink.AllMetrics(), 2, "Shutdown delivered the held one")
 }
 
 // Shutdown delivers everything held and returns the next consumer's error.
@@ -108,13 +115,12 @@ func TestHoldShutdownFlushesAndReturnsErrors(t *testing.T) {
 	require.NoError(t, mp.start(context.Background(), componenttest.NewNopHost()))
 	h.clock.Set(t0.Add(11 * time.Second))
 	for i := range 3 {
-		_, err := mp.process(context.Background(), deltaPoint(t0.Add(time.Duration(10+i)*time.Second)))
-		require.ErrorIs(t, err, processorhelper.ErrSkipProcessingData)
+		require.NoError(t, send(mp, deltaPoint(t0.Add(time.Duration(10+i)*time.Second))))
 	}
 	err := mp.shutdown(context.Background())
 	require.ErrorIs(t, err, refuse)
 	assert.Len(t, sink.AllMetrics(), 2, "the others were delivered")
-	assert.Zero(t, mp.hold.Points(), "nothing is held after Shutdown")
+	assert.Zero(t, mp.hold.queue.Points(), "nothing is held after Shutdown")
 }
 
 // A retryable refusal keeps the batch (and those after it) for the next
@@ -130,24 +136,24 @@ func TestHoldRetriesTransientErrors(t *testing.T) {
 	})
 	h, mp := holdHarness(t, 100, next)
 	h.clock.Set(t0.Add(11 * time.Second))
-	_, _ = mp.process(context.Background(), deltaPoint(t0.Add(10*time.Second)))
-	_, _ = mp.process(context.Background(), deltaPoint(t0.Add(11*time.Second)))
+	require.NoError(t, send(mp, deltaPoint(t0.Add(10*time.Second))))
+	require.NoError(t, send(mp, deltaPoint(t0.Add(11*time.Second))))
 	h.clock.Set(t0.Add(30 * time.Second))
 
 	fail = errors.New("temporarily unavailable")
-	mp.releaseDue(context.Background())
-	assert.Equal(t, 2, mp.hold.Points(), "kept for retry")
+	mp.hold.releaseDue(context.Background())
+	assert.Equal(t, 2, mp.hold.queue.Points(), "kept for retry")
 
 	fail = nil
-	mp.releaseDue(context.Background())
+	mp.hold.releaseDue(context.Background())
 	assert.Len(t, sink.AllMetrics(), 2)
 	assert.Equal(t, [][]uint64{{}}, exemplarIDs(sink.AllMetrics()[0]))
 
-	_, _ = mp.process(context.Background(), deltaPoint(t0.Add(29*time.Second)))
+	require.NoError(t, send(mp, deltaPoint(t0.Add(29*time.Second))))
 	h.clock.Set(t0.Add(50 * time.Second))
 	fail = consumererror.NewPermanent(errors.New("bad data"))
-	mp.releaseDue(context.Background())
-	assert.Zero(t, mp.hold.Points(), "a permanent error drops the batch")
+	mp.hold.releaseDue(context.Background())
+	assert.Zero(t, mp.hold.queue.Points(), "a permanent error drops the batch")
 	assert.Equal(t, int64(2), counter(h, "otelcol_processor_exemplar_hold_release_errors"))
 	require.NoError(t, mp.shutdown(context.Background()))
 }
@@ -163,10 +169,10 @@ func (consumerFunc) Capabilities() consumer.Capabilities { return consumer.Capab
 func TestHoldTimerDelivers(t *testing.T) {
 	sink := new(consumertest.MetricsSink)
 	h, mp := holdHarness(t, 100, sink)
-	mp.tick = 5 * time.Millisecond
+	mp.hold.tick = 5 * time.Millisecond
 	require.NoError(t, mp.start(context.Background(), componenttest.NewNopHost()))
 	h.clock.Set(t0.Add(11 * time.Second))
-	_, _ = mp.process(context.Background(), deltaPoint(t0.Add(10*time.Second)))
+	require.NoError(t, send(mp, deltaPoint(t0.Add(10*time.Second))))
 	h.clock.Set(t0.Add(30 * time.Second))
 	require.Eventually(t, func() bool { return len(sink.AllMetrics()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	require.NoError(t, mp.shutdown(context.Background()))

@@ -157,18 +157,19 @@ func runLate(t *testing.T, sc lateScenario, seed uint64) lateResult {
 			h.consumeTraces(t, tracesOf(ev.spans...))
 			continue
 		}
-		out, err := mp.process(context.Background(), metricsOf(*ev.point))
 		if sc.hold {
-			mp.releaseDue(context.Background())
+			require.NoError(t, send(mp, metricsOf(*ev.point)))
+			mp.hold.releaseDue(context.Background())
 			continue
 		}
+		out, err := mp.process(context.Background(), metricsOf(*ev.point))
 		require.NoError(t, err)
 		collect(out)
 	}
 	if sc.hold {
 		// The last point becomes due delay after it arrived.
 		h.clock.Set(events[len(events)-1].at.Add(cfg.DeltaHold.Delay))
-		mp.releaseDue(context.Background())
+		mp.hold.releaseDue(context.Background())
 		for _, md := range sink.AllMetrics() {
 			collect(md)
 		}

@@ -75,7 +75,7 @@ func firstExemplarValues(md pmetric.Metrics) []float64 {
 	return out
 }
 
-func notEnriched(h *harness, reason string) int64 {
+func notEnrichedCount(h *harness, reason string) int64 {
 	return counter(h, "otelcol_processor_exemplar_datapoints_not_enriched", "reason", reason)
 }
 
@@ -247,7 +247,7 @@ func TestGoldenMetrics(t *testing.T) {
 				assert.Equal(t, [][]uint64{{4, 5}}, exemplarIDs(outs[3].(pmetric.Metrics)), "second point: only buckets that grew, fresh spans")
 				assert.Equal(t, [][]uint64{{}}, exemplarIDs(outs[4].(pmetric.Metrics)), "unchanged point")
 				assert.Equal(t, [][]uint64{{6}}, exemplarIDs(outs[6].(pmetric.Metrics)), "after a reset the stream starts afresh")
-				assert.Equal(t, int64(1), notEnriched(h, "unchanged"))
+				assert.Equal(t, int64(1), notEnrichedCount(h, "unchanged"))
 			},
 		},
 		{
@@ -311,6 +311,35 @@ func TestGoldenMetrics(t *testing.T) {
 			},
 		},
 		{
+			// An SDK with the always_on exemplar filter recording after the
+			// span ended (Python >= 1.28, Go) sends exemplars with a value
+			// and no trace context; the Prometheus exporter drops them, so
+			// the bucket would show none. It is filled like an empty one,
+			// the traceless exemplar giving way; where no span is found it
+			// stays.
+			name: "traceless_exemplar_replaced",
+			steps: []step{
+				{at: at(8 * time.Second), traces: tr(fast, mid)},
+				{at: at(11 * time.Second), metrics: func() pmetric.Metrics {
+					md := metricsOf(serverHist("shop", t0, at(10*time.Second), []uint64{1, 0, 0, 1, 0, 0, 1, 0, 0}))
+					addTracelessExemplar(md, at(9*time.Second), 0.0031) // bucket 0: fast fills it
+					addTracelessExemplar(md, at(9*time.Second), 0.0299) // bucket 3: mid fills it
+					addTracelessExemplar(md, at(9*time.Second), 0.2)    // bucket 6: no span
+					return md
+				}},
+			},
+			check: func(t *testing.T, h *harness, outs []any) {
+				exs := exemplarsOf(outs[1].(pmetric.Metrics))
+				require.Equal(t, 3, exs.Len())
+				assert.True(t, exs.At(0).TraceID().IsEmpty(), "the bucket without a span keeps its traceless exemplar")
+				assert.InDelta(t, 0.2, exs.At(0).DoubleValue(), 1e-12)
+				assert.Equal(t, [][]uint64{{0, 1, 2}}, exemplarIDs(outs[1].(pmetric.Metrics)), "the spans' exemplars took the other two buckets")
+				assert.Equal(t, int64(2), counter(h, "otelcol_processor_exemplar_exemplars_traceless", "outcome", "replaced"))
+				assert.Equal(t, int64(1), counter(h, "otelcol_processor_exemplar_exemplars_traceless", "outcome", "kept"))
+				assert.Equal(t, int64(1), counter(h, "otelcol_processor_exemplar_buckets_unfilled"))
+			},
+		},
+		{
 			name: "no_match",
 			steps: []step{
 				{at: at(8 * time.Second), traces: tr(
@@ -328,7 +357,7 @@ func TestGoldenMetrics(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness, outs []any) {
 				assert.Equal(t, [][]uint64{{}}, exemplarIDs(outs[1].(pmetric.Metrics)))
-				assert.Equal(t, int64(1), notEnriched(h, "no_span"))
+				assert.Equal(t, int64(1), notEnrichedCount(h, "no_span"))
 				metadatatest.AssertEqualProcessorExemplarBucketsUnfilled(t, h.telemetry, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 			},
 		},
@@ -388,7 +417,7 @@ func TestGoldenMetrics(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness, outs []any) {
 				assert.Equal(t, [][]uint64{{}, {}, {}}, exemplarIDs(outs[1].(pmetric.Metrics)), "passed on untouched (the golden file holds them)")
-				assert.Equal(t, int64(3), notEnriched(h, "invalid_point"))
+				assert.Equal(t, int64(3), notEnrichedCount(h, "invalid_point"))
 			},
 		},
 	} {
@@ -438,7 +467,7 @@ func TestNaNBoundPassesUntouched(t *testing.T) {
 	want := protoBytes(t, in)
 	out := h.consumeMetrics(t, in)
 	assert.Equal(t, want, protoBytes(t, out))
-	assert.Equal(t, int64(1), notEnriched(h, "invalid_point"))
+	assert.Equal(t, int64(1), notEnrichedCount(h, "invalid_point"))
 }
 
 func protoBytes(t *testing.T, md pmetric.Metrics) []byte {
@@ -461,7 +490,7 @@ func TestGaugesAndSumsCountedNoRule(t *testing.T) {
 	want := protoBytes(t, md)
 	out := h.consumeMetrics(t, md)
 	assert.Equal(t, want, protoBytes(t, out))
-	assert.Equal(t, int64(2), notEnriched(h, "no_rule"))
+	assert.Equal(t, int64(2), notEnrichedCount(h, "no_rule"))
 }
 
 func TestUnknownUnitPassesUntouched(t *testing.T) {
@@ -471,7 +500,7 @@ func TestUnknownUnitPassesUntouched(t *testing.T) {
 	p.unit = "{request}"
 	out := h.consumeMetrics(t, metricsOf(p))
 	assert.Equal(t, 0, exemplarsOf(out).Len())
-	assert.Equal(t, int64(1), notEnriched(h, "unit"))
+	assert.Equal(t, int64(1), notEnrichedCount(h, "unit"))
 }
 
 func TestMaxPerDataPointFillsSlowestFirst(t *testing.T) {

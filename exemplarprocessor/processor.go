@@ -5,13 +5,14 @@ package exemplarprocessor // import "github.com/otelcol-exemplar/otelcol-exempla
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/duplog"
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/metadata"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/rules"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/streams"
@@ -27,8 +28,8 @@ type systemClock struct{}
 func (systemClock) Now() time.Time { return time.Now() }
 
 // core is the state one component ID shares across its traces and metrics
-// pipelines. Data flows one way: traces -> index; metrics -> match against
-// the index -> attach -> next consumer.
+// pipelines. Data flows one way: traces -> index; metrics -> join against
+// the index -> enrich -> next consumer.
 type core struct {
 	cfg    *Config
 	logger *zap.Logger
@@ -38,10 +39,12 @@ type core struct {
 	index   *spanindex.Index
 	streams *streams.Table
 	dups    *duplog.Logger
+	// misroutes warns about metrics of services without spans here.
+	misroutes misrouteWarner
 
-	// keys recycles the join keys built per batch; a Key is too large to
-	// build on every call's stack frame without escaping.
-	keys sync.Pool
+	// telemetry reports the shared state: gauges and eviction counters are
+	// registered once here, whichever pipeline created the core.
+	telemetry *metadata.TelemetryBuilder
 }
 
 func newCore(cfg *Config, set component.TelemetrySettings, clk clock) (*core, error) {
@@ -62,16 +65,66 @@ func newCore(cfg *Config, set component.TelemetrySettings, clk clock) (*core, er
 		index:   idx,
 		streams: streams.New(cfg.Streams.MaxStreams, cfg.Streams.IdleTimeout),
 		dups:    duplog.New(cfg.Duplicates.LogInterval),
+
+		misroutes: newMisrouteWarner(),
 	}
-	c.keys.New = func() any { return idx.NewKey() }
+	if c.telemetry, err = c.registerTelemetry(set); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
-func (c *core) key() *spanindex.Key     { return c.keys.Get().(*spanindex.Key) }
-func (c *core) putKey(k *spanindex.Key) { c.keys.Put(k) }
+// Telemetry attribute sets of the shared state.
+var (
+	evictedTTL      = metric.WithAttributeSet(reasonSet("ttl"))
+	evictedCapacity = metric.WithAttributeSet(reasonSet("capacity"))
+	evictedIdle     = metric.WithAttributeSet(reasonSet("idle"))
+)
 
-func (c *core) start(context.Context, component.Host) error {
-	return nil
+// registerTelemetry registers the callbacks that read the shared state.
+// They only read: a scrape never evicts or expires anything.
+func (c *core) registerTelemetry(set component.TelemetrySettings) (*metadata.TelemetryBuilder, error) {
+	tb, err := metadata.NewTelemetryBuilder(set)
+	if err != nil {
+		return nil, err
+	}
+	register := []error{
+		tb.RegisterProcessorExemplarIndexSpansCallback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(c.index.Stats().Spans))
+			return nil
+		}),
+		tb.RegisterProcessorExemplarIndexEvictionsCallback(func(_ context.Context, o metric.Int64Observer) error {
+			ttl, capacity := c.index.Evictions()
+			observeCount(o, ttl, evictedTTL)
+			observeCount(o, capacity, evictedCapacity)
+			return nil
+		}),
+		tb.RegisterProcessorExemplarStreamsTrackedCallback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(c.streams.Len()))
+			return nil
+		}),
+		tb.RegisterProcessorExemplarStreamsEvictedCallback(func(_ context.Context, o metric.Int64Observer) error {
+			capacity, idle := c.streams.Evictions()
+			observeCount(o, capacity, evictedCapacity)
+			observeCount(o, idle, evictedIdle)
+			return nil
+		}),
+	}
+	for _, err := range register {
+		if err != nil {
+			tb.Shutdown()
+			return nil, err
+		}
+	}
+	return tb, nil
+}
+
+// observeCount reports a cumulative count once it is not zero, as a
+// synchronous counter would: a series appears with its first event.
+func observeCount(o metric.Int64Observer, n uint64, opt metric.ObserveOption) {
+	if n > 0 {
+		o.Observe(int64(n), opt)
+	}
 }
 
 // shutdown runs when the last pipeline using this core shuts down. The core
@@ -79,5 +132,6 @@ func (c *core) start(context.Context, component.Host) error {
 func (c *core) shutdown(context.Context) error {
 	st := c.index.Stats()
 	c.logger.Info("Exemplar processor stopped", zap.Int("indexed_spans", st.Spans), zap.Int("join_groups", st.Groups), zap.Int("streams", c.streams.Len()))
+	c.telemetry.Shutdown()
 	return nil
 }

@@ -12,12 +12,11 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/duplog"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/metadata"
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/pdataslice"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
 )
 
@@ -29,15 +28,9 @@ type tracesProcessor struct {
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
 	drop      bool
-	batches   sync.Pool
-
-	optReplay, optCollision         metric.AddOption
-	optInvalidID, optEndBeforeStart metric.AddOption
-	optEvictTTL, optEvictCapacity   metric.AddOption
-}
-
-func attrOpt(key, value string) metric.MeasurementOption {
-	return metric.WithAttributeSet(attribute.NewSet(attribute.String(key, value)))
+	// maxDuration is index.max_span_duration in ns.
+	maxDuration uint64
+	batches     sync.Pool
 }
 
 func newTracesProcessor(c *core, set processor.Settings) (*tracesProcessor, error) {
@@ -46,27 +39,13 @@ func newTracesProcessor(c *core, set processor.Settings) (*tracesProcessor, erro
 		return nil, err
 	}
 	tp := &tracesProcessor{
-		core:              c,
-		logger:            set.Logger,
-		telemetry:         tb,
-		drop:              c.cfg.Duplicates.Action == ActionDropReplays,
-		optReplay:         attrOpt("kind", "replay"),
-		optCollision:      attrOpt("kind", "collision"),
-		optInvalidID:      attrOpt("reason", "invalid_id"),
-		optEndBeforeStart: attrOpt("reason", "end_before_start"),
-		optEvictTTL:       attrOpt("reason", "ttl"),
-		optEvictCapacity:  attrOpt("reason", "capacity"),
+		core:        c,
+		logger:      set.Logger,
+		telemetry:   tb,
+		drop:        c.cfg.Duplicates.Action == ActionDropReplays,
+		maxDuration: uint64(c.cfg.Index.MaxSpanDuration.Nanoseconds()),
 	}
 	tp.batches.New = func() any { return &spanBatch{key: c.index.NewKey()} }
-	err = tb.RegisterProcessorExemplarIndexSpansCallback(func(_ context.Context, o metric.Int64Observer) error {
-		c.index.Expire(c.clock.Now().UnixNano())
-		o.Observe(int64(c.index.Stats().Spans))
-		return nil
-	})
-	if err != nil {
-		tb.Shutdown()
-		return nil, err
-	}
 	return tp, nil
 }
 
@@ -78,24 +57,25 @@ func (tp *tracesProcessor) shutdown(context.Context) error {
 type traceStats struct {
 	indexed, replays, collisions, dropped uint64
 	invalidID, endBeforeStart             uint64
+	zeroTimestamp, tooLong                uint64
 	emptiedScopes                         [][2]int // resource, scope index
 }
 
 func (tp *tracesProcessor) process(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
-	c := tp.core
-	now := c.clock.Now()
 	sb := tp.batches.Get().(*spanBatch)
 	defer tp.batches.Put(sb)
 
 	var st traceStats
+	now := tp.core.clock.Now()
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		res := rs.Resource().Attributes()
-		c.rules.ResourceKey(sb.key, res)
+		tp.core.rules.ResourceKey(sb.key, res)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
-			tp.processSpans(now, sb, [2]int{i, j}, res, sss.At(j).Spans(), &st)
+			sw := scopeWrite{tp: tp, sb: sb, st: &st, now: now, res: res, at: [2]int{i, j}}
+			sw.write(sss.At(j).Spans())
 		}
 	}
 	tp.record(ctx, &st)
@@ -121,12 +101,22 @@ type spanBatch struct {
 // prefetchBatch is how many spans are hashed and prefetched together.
 const prefetchBatch = 256
 
-// processSpans indexes one scope's spans under one lock acquisition and
-// flags or drops the duplicates.
-func (tp *tracesProcessor) processSpans(now time.Time, sb *spanBatch, scope [2]int, res pcommon.Map, spans ptrace.SpanSlice, st *traceStats) {
-	c := tp.core
+// scopeWrite indexes one scope's spans.
+type scopeWrite struct {
+	tp  *tracesProcessor
+	sb  *spanBatch
+	st  *traceStats
+	now time.Time
+	res pcommon.Map
+	at  [2]int // resource and scope index
+}
+
+// write indexes the scope's spans under one lock acquisition and flags or
+// drops the duplicates.
+func (sw *scopeWrite) write(spans ptrace.SpanSlice) {
+	sb := sw.sb
 	sb.drops = sb.drops[:0]
-	w := c.index.BeginWrite(now.UnixNano())
+	w := sw.tp.core.index.BeginWrite(sw.now)
 	for from := 0; from < spans.Len(); from += prefetchBatch {
 		to := min(from+prefetchBatch, spans.Len())
 		// Read IDs and hash them all first, then touch their table slots
@@ -146,38 +136,39 @@ func (tp *tracesProcessor) processSpans(now time.Time, sb *spanBatch, scope [2]i
 		}
 		w.Prefetch(sb.hashes[:to-from])
 		for k := from; k < to; k++ {
-			tp.insert(&w, sb, k, &sb.spans[k-from], sb.hashes[k-from], spans.At(k), now, res, st)
+			sw.insert(&w, k, k-from, spans.At(k))
 		}
 	}
 	w.End()
 
 	if len(sb.drops) > 0 {
-		st.dropped += uint64(len(sb.drops))
-		i, next := 0, 0
-		spans.RemoveIf(func(ptrace.Span) bool {
-			drop := next < len(sb.drops) && sb.drops[next] == i
-			if drop {
-				next++
-			}
-			i++
-			return drop
-		})
+		sw.st.dropped += uint64(len(sb.drops))
+		spans.RemoveIf(pdataslice.AtIndexes[ptrace.Span](sb.drops))
 		if spans.Len() == 0 {
-			st.emptiedScopes = append(st.emptiedScopes, scope)
+			sw.st.emptiedScopes = append(sw.st.emptiedScopes, sw.at)
 		}
 	}
 }
 
-func (tp *tracesProcessor) insert(w *spanindex.Writer, sb *spanBatch, k int, s *spanindex.Span, h uint64, span ptrace.Span, now time.Time, res pcommon.Map, st *traceStats) {
-	c := tp.core
-	if pcommon.TraceID(s.TraceID).IsEmpty() || pcommon.SpanID(s.SpanID).IsEmpty() {
+// insert indexes the k-th span (slot i of the prefetched block) and flags
+// or marks for dropping a duplicate.
+func (sw *scopeWrite) insert(w *spanindex.Writer, k, i int, span ptrace.Span) {
+	c, s, st := sw.tp.core, &sw.sb.spans[i], sw.st
+	switch {
+	case pcommon.TraceID(s.TraceID).IsEmpty() || pcommon.SpanID(s.SpanID).IsEmpty():
 		st.invalidID++
 		return
-	}
-	if s.End < s.Start {
+	case s.Start == 0 || s.End == 0:
+		// Not a request: a latency join would read a decades-long span.
+		st.zeroTimestamp++
+		return
+	case s.End > s.Start && s.End-s.Start > sw.tp.maxDuration:
+		st.tooLong++
+		return
+	case s.End < s.Start:
 		st.endBeforeStart++
 	}
-	outcome, ref := w.InsertHashed(s, h, c.rules.SpanKey(sb.key, span))
+	outcome, ref := w.InsertHashed(s, sw.sb.hashes[i], c.rules.SpanKey(sw.sb.key, span))
 	switch outcome {
 	case spanindex.Indexed:
 		st.indexed++
@@ -186,35 +177,36 @@ func (tp *tracesProcessor) insert(w *spanindex.Writer, sb *spanBatch, k int, s *
 		}
 	case spanindex.Replay:
 		st.replays++
-		if tp.drop {
-			sb.drops = append(sb.drops, k)
+		if sw.tp.drop {
+			sw.sb.drops = append(sw.sb.drops, k)
 		} else {
 			span.Attributes().PutStr(c.cfg.Duplicates.Attribute, "replay")
 		}
-		c.dups.Report(tp.logger, now, serviceName(res), duplog.Replay, duplog.Example{TraceID: s.TraceID, SpanID: s.SpanID, Name: span.Name()})
+		sw.report(duplog.Replay, span)
 	case spanindex.Collision:
 		st.collisions++
 		span.Attributes().PutStr(c.cfg.Duplicates.Attribute, "collision")
-		c.dups.Report(tp.logger, now, serviceName(res), duplog.Collision, duplog.Example{TraceID: s.TraceID, SpanID: s.SpanID, Name: span.Name()})
+		sw.report(duplog.Collision, span)
 	}
+}
+
+// report counts a duplicate of the scope's service for the rate-limited
+// warning.
+func (sw *scopeWrite) report(kind duplog.Kind, span ptrace.Span) {
+	ex := duplog.Example{TraceID: span.TraceID(), SpanID: span.SpanID(), Name: span.Name()}
+	sw.tp.core.dups.Report(sw.tp.logger, sw.now, serviceName(sw.res), kind, ex)
 }
 
 func (tp *tracesProcessor) record(ctx context.Context, st *traceStats) {
 	tb := tp.telemetry
-	add := func(c metric.Int64Counter, n uint64, opts ...metric.AddOption) {
-		if n > 0 {
-			c.Add(ctx, int64(n), opts...)
-		}
-	}
-	add(tb.ProcessorExemplarSpansIndexed, st.indexed)
-	add(tb.ProcessorExemplarSpansDuplicate, st.replays, tp.optReplay)
-	add(tb.ProcessorExemplarSpansDuplicate, st.collisions, tp.optCollision)
-	add(tb.ProcessorExemplarSpansDropped, st.dropped)
-	add(tb.ProcessorExemplarSpansInvalid, st.invalidID, tp.optInvalidID)
-	add(tb.ProcessorExemplarSpansInvalid, st.endBeforeStart, tp.optEndBeforeStart)
-	ttl, capacity := tp.core.index.TakeEvictions()
-	add(tb.ProcessorExemplarIndexEvictions, ttl, tp.optEvictTTL)
-	add(tb.ProcessorExemplarIndexEvictions, capacity, tp.optEvictCapacity)
+	addCount(ctx, tb.ProcessorExemplarSpansIndexed, st.indexed)
+	addCount(ctx, tb.ProcessorExemplarSpansDuplicate, st.replays, duplicateReplay)
+	addCount(ctx, tb.ProcessorExemplarSpansDuplicate, st.collisions, duplicateCollision)
+	addCount(ctx, tb.ProcessorExemplarSpansDropped, st.dropped)
+	addCount(ctx, tb.ProcessorExemplarSpansInvalid, st.invalidID, invalidID)
+	addCount(ctx, tb.ProcessorExemplarSpansInvalid, st.endBeforeStart, invalidEndBeforeStart)
+	addCount(ctx, tb.ProcessorExemplarSpansInvalid, st.zeroTimestamp, invalidZeroTimestamp)
+	addCount(ctx, tb.ProcessorExemplarSpansInvalid, st.tooLong, invalidTooLong)
 }
 
 func serviceName(res pcommon.Map) string {

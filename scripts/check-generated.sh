@@ -4,7 +4,7 @@
 # regenerated files are what should be committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-files() { find exemplarprocessor -name 'generated_*' -o -name documentation.md -path '*exemplarprocessor/*' | sort; }
+files() { { find exemplarprocessor -name 'generated_*' -o -name documentation.md -path '*exemplarprocessor/*'; echo exemplarprocessor/README.md; } | sort; }
 before=$(files | xargs sha256sum)
 go generate ./exemplarprocessor/...
 after=$(files | xargs sha256sum)

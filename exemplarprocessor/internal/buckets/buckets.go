@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
 // Layout numbers the buckets of one data point 0..Len()-1.
@@ -42,6 +44,11 @@ func ValidateExplicit(bounds []float64, counts int) error {
 	for i, b := range bounds {
 		if math.IsNaN(b) {
 			return fmt.Errorf("bound %d is NaN", i)
+		}
+		if math.IsInf(b, 0) {
+			// (-Inf, -Inf] or (+Inf, +Inf) hold no value: the producer
+			// is broken, and bucket math must not meet infinities.
+			return fmt.Errorf("bound %d is infinite", i)
 		}
 		if i > 0 && b <= prev {
 			return fmt.Errorf("bounds not strictly increasing at %d", i)
@@ -101,6 +108,29 @@ type Exponential struct {
 	NegLen        int
 }
 
+// ExponentialOf returns the layout of an exponential histogram point as it
+// is, valid or not (see ValidateExponential).
+func ExponentialOf(dp pmetric.ExponentialHistogramDataPoint) Exponential {
+	pos, neg := dp.Positive(), dp.Negative()
+	return Exponential{
+		Scale:         dp.Scale(),
+		ZeroThreshold: dp.ZeroThreshold(),
+		PosOffset:     pos.Offset(),
+		PosLen:        pos.BucketCounts().Len(),
+		NegOffset:     neg.Offset(),
+		NegLen:        neg.BucketCounts().Len(),
+	}
+}
+
+// ExemplarValue is an exemplar's value as a float64, whichever type it was
+// recorded with (0 when it has none).
+func ExemplarValue(ex pmetric.Exemplar) float64 {
+	if ex.ValueType() == pmetric.ExemplarValueTypeInt {
+		return float64(ex.IntValue())
+	}
+	return ex.DoubleValue()
+}
+
 // ErrBadScale is returned for scales outside [MinScale, MaxScale].
 var ErrBadScale = errors.New("scale out of range")
 
@@ -111,6 +141,15 @@ func ValidateExponential(scale int32, zeroThreshold float64) error {
 	}
 	if math.IsNaN(zeroThreshold) || zeroThreshold < 0 || math.IsInf(zeroThreshold, 0) {
 		return fmt.Errorf("zero threshold %v", zeroThreshold)
+	}
+	return nil
+}
+
+// ValidateRange reports a bucket range whose indexes do not fit int32:
+// offset plus length overflows.
+func ValidateRange(offset int32, n int) error {
+	if int64(offset)+int64(n) > math.MaxInt32+1 {
+		return fmt.Errorf("buckets from index %d, %d of them, pass the largest index", offset, n)
 	}
 	return nil
 }

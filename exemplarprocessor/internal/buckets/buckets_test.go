@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
 func TestExplicitUpperInclusive(t *testing.T) {
@@ -124,4 +125,63 @@ func TestExponentialLayout(t *testing.T) {
 	require.Error(t, ValidateExponential(21, 0))
 	require.Error(t, ValidateExponential(0, math.NaN()))
 	assert.NoError(t, ValidateExponential(-10, 0))
+}
+
+func TestExemplarValue(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(pmetric.Exemplar)
+		want float64
+	}{
+		{"int", func(ex pmetric.Exemplar) { ex.SetIntValue(250) }, 250},
+		{"negative int", func(ex pmetric.Exemplar) { ex.SetIntValue(-3) }, -3},
+		{"double", func(ex pmetric.Exemplar) { ex.SetDoubleValue(0.125) }, 0.125},
+		{"double set after int", func(ex pmetric.Exemplar) { ex.SetIntValue(7); ex.SetDoubleValue(1.5) }, 1.5},
+		{"int set after double", func(ex pmetric.Exemplar) { ex.SetDoubleValue(1.5); ex.SetIntValue(7) }, 7},
+		{"no value", func(pmetric.Exemplar) {}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ex := pmetric.NewExemplar()
+			tc.set(ex)
+			assert.Equal(t, tc.want, ExemplarValue(ex))
+		})
+	}
+}
+
+func TestExponentialOf(t *testing.T) {
+	dp := pmetric.NewExponentialHistogramDataPoint()
+	dp.SetScale(1) // base sqrt(2)
+	dp.SetZeroThreshold(0.5)
+	dp.SetZeroCount(1)
+	dp.Positive().SetOffset(-2)
+	dp.Positive().BucketCounts().FromRaw([]uint64{1, 0, 2, 5}) // indexes -2..1: (0.5, 2]
+	dp.Negative().SetOffset(3)
+	dp.Negative().BucketCounts().FromRaw([]uint64{4, 1}) // indexes 3..4: -(2.83, 5.66]
+
+	x := ExponentialOf(dp)
+	assert.Equal(t, Exponential{Scale: 1, ZeroThreshold: 0.5, PosOffset: -2, PosLen: 4, NegOffset: 3, NegLen: 2}, x)
+	assert.Equal(t, 1+4+2, x.Len(), "zero bucket, then positive, then negative")
+	for _, tc := range []struct {
+		v    float64
+		want int
+	}{
+		{0, 0},
+		{0.5, 0},  // inside the zero threshold
+		{-0.4, 0}, // both signs
+		{0.6, 1},  // index -2: (0.5, 0.707]
+		{1.4, 3},  // index 0: (1, 1.414]
+		{2, 4},    // index 1: (1.414, 2]
+		{2.1, -1}, // index 2: above the positive range
+		{-3, 5},   // negative index 3: (2.83, 4]
+		{-5, 6},   // negative index 4: (4, 5.66]
+		{-6, -1},  // below the negative range
+	} {
+		assert.Equal(t, tc.want, x.Of(tc.v), "value %v", tc.v)
+	}
+
+	empty := ExponentialOf(pmetric.NewExponentialHistogramDataPoint())
+	assert.Equal(t, Exponential{}, empty)
+	assert.Equal(t, 1, empty.Len(), "only the zero bucket")
+	assert.Equal(t, 0, empty.Of(0))
+	assert.Equal(t, -1, empty.Of(1))
 }

@@ -8,10 +8,11 @@ package duplog // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarp
 
 import (
 	"encoding/hex"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/ratelimit"
 )
 
 // Kind is a kind of duplicate.
@@ -31,26 +32,19 @@ var causes = [...]string{
 
 var kindNames = [...]string{Replay: "replay", Collision: "collision"}
 
-// maxServices bounds the per-service state; past it the state starts over,
-// which at worst logs a service early.
+// maxServices bounds the services remembered; past it the least recently
+// seen is forgotten, which at worst warns about it again early.
 const maxServices = 4096
 
-type serviceState struct {
-	lastLogged time.Time
-	counts     [2]uint64 // since the last warning
-}
-
-// Logger rate-limits duplicate warnings per service.
+// Logger rate-limits duplicate warnings per service. It is safe for
+// concurrent use.
 type Logger struct {
-	interval time.Duration
-
-	mu       sync.Mutex
-	services map[string]*serviceState
+	limit *ratelimit.Limiter[string]
 }
 
 // New returns a Logger that warns at most once per interval per service.
 func New(interval time.Duration) *Logger {
-	return &Logger{interval: interval, services: map[string]*serviceState{}}
+	return &Logger{limit: ratelimit.New[string](interval, maxServices)}
 }
 
 // Example identifies one duplicate span for the warning.
@@ -64,25 +58,10 @@ type Example struct {
 // pipeline's, so the warning names it) when the service's interval has
 // passed, with the counts since its previous warning.
 func (l *Logger) Report(logger *zap.Logger, now time.Time, service string, kind Kind, ex Example) {
-	l.mu.Lock()
-	st, ok := l.services[service]
+	counts, ok := l.limit.Allow(service, int(kind), now)
 	if !ok {
-		if len(l.services) >= maxServices {
-			clear(l.services)
-		}
-		st = &serviceState{}
-		l.services[service] = st
-	}
-	st.counts[kind]++
-	if !st.lastLogged.IsZero() && now.Sub(st.lastLogged) < l.interval {
-		l.mu.Unlock()
 		return
 	}
-	counts := st.counts
-	st.counts = [2]uint64{}
-	st.lastLogged = now
-	l.mu.Unlock()
-
 	logger.Warn("Duplicate span IDs received",
 		zap.String("service.name", service),
 		zap.String("kind", kindNames[kind]),
@@ -92,6 +71,6 @@ func (l *Logger) Report(logger *zap.Logger, now time.Time, service string, kind 
 		zap.String("example.trace_id", hex.EncodeToString(ex.TraceID[:])),
 		zap.String("example.span_id", hex.EncodeToString(ex.SpanID[:])),
 		zap.String("example.span_name", ex.Name),
-		zap.Duration("next_warning_after", l.interval),
+		zap.Duration("next_warning_after", l.limit.Interval()),
 	)
 }

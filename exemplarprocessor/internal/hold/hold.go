@@ -9,13 +9,14 @@ package hold // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarpro
 
 import (
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
 type batch struct {
 	Held
-	due    int64
+	due    time.Time
 	points int
 }
 
@@ -29,7 +30,7 @@ type Held struct {
 
 // Queue is a FIFO of held batches. It is safe for concurrent use.
 type Queue struct {
-	delay     int64
+	delay     time.Duration
 	maxPoints int
 
 	mu      sync.Mutex
@@ -37,9 +38,9 @@ type Queue struct {
 	points  int
 }
 
-// New returns a queue that holds batches for delay (ns) and at most
-// maxPoints data points in all.
-func New(delay int64, maxPoints int) *Queue {
+// New returns a queue that holds batches for delay and at most maxPoints
+// data points in all.
+func New(delay time.Duration, maxPoints int) *Queue {
 	return &Queue{delay: delay, maxPoints: maxPoints}
 }
 
@@ -47,7 +48,7 @@ func New(delay int64, maxPoints int) *Queue {
 // nothing, when the queue has no room for md's data points: the caller
 // then processes md at once, which keeps memory bounded and lets
 // back-pressure reach the sender.
-func (q *Queue) Add(md pmetric.Metrics, now int64) bool {
+func (q *Queue) Add(md pmetric.Metrics, now time.Time) bool {
 	n := md.DataPointCount()
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -56,17 +57,17 @@ func (q *Queue) Add(md pmetric.Metrics, now int64) bool {
 	}
 	held := pmetric.NewMetrics()
 	md.CopyTo(held)
-	q.batches = append(q.batches, batch{Held: Held{MD: held}, due: now + q.delay, points: n})
+	q.batches = append(q.batches, batch{Held: Held{MD: held}, due: now.Add(q.delay), points: n})
 	q.points += n
 	return true
 }
 
 // Due removes and returns the batches due at now, oldest first.
-func (q *Queue) Due(now int64) []Held {
+func (q *Queue) Due(now time.Time) []Held {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	i := 0
-	for i < len(q.batches) && q.batches[i].due <= now {
+	for i < len(q.batches) && !q.batches[i].due.After(now) {
 		i++
 	}
 	return q.take(i)
@@ -88,13 +89,16 @@ func (q *Queue) take(n int) []Held {
 		out[i] = q.batches[i].Held
 		q.points -= q.batches[i].points
 	}
-	q.batches = append(q.batches[:0], q.batches[n:]...)
+	rest := copy(q.batches, q.batches[n:])
+	// What was taken must not stay reachable from the backing array.
+	clear(q.batches[rest:])
+	q.batches = q.batches[:rest]
 	return out
 }
 
 // Retry puts batches that could not be delivered back at the front, due at
 // once, keeping their order. They count against the bound again.
-func (q *Queue) Retry(hs []Held, now int64) {
+func (q *Queue) Retry(hs []Held, now time.Time) {
 	if len(hs) == 0 {
 		return
 	}

@@ -36,10 +36,11 @@ func (h Hasher) String(s string) uint64 { return maphash.String(h.seed, s) }
 // Combine folds b into a, order-dependent.
 func Combine(a, b uint64) uint64 { return mix(bits.RotateLeft64(a, 21) ^ b) }
 
-// Map hashes m, skipping the keys in skip. Entries are combined by addition,
-// so the order attributes arrive in does not matter.
+// Map hashes m, skipping the keys in skip: m hashes as the map without them
+// would. Entries are combined by addition, so the order attributes arrive
+// in does not matter.
 func (h Hasher) Map(m pcommon.Map, skip ...string) uint64 {
-	var sum uint64
+	var sum, n uint64
 	m.Range(func(k string, v pcommon.Value) bool {
 		for _, s := range skip {
 			if k == s {
@@ -47,9 +48,10 @@ func (h Hasher) Map(m pcommon.Map, skip ...string) uint64 {
 			}
 		}
 		sum += mix(maphash.String(h.seed, k) ^ bits.RotateLeft64(h.Value(v), 7))
+		n++
 		return true
 	})
-	return mix(sum ^ uint64(m.Len()))
+	return mix(sum ^ n)
 }
 
 // Value hashes one attribute value; 200 and "200" differ here, as they are

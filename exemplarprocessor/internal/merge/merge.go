@@ -18,6 +18,7 @@ import (
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/buckets"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/identity"
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/pdataslice"
 )
 
 // Result says what Merge did with a metric's points.
@@ -50,83 +51,60 @@ func (k Keys) remove(m pcommon.Map) {
 // Histograms merges explicit-bucket points. It returns a zero Result and
 // changes nothing when no point carries an ID attribute.
 func Histograms(h identity.Hasher, dps pmetric.HistogramDataPointSlice, keys Keys) Result {
-	res := mergeSlice(h, keys, dps.Len(),
-		func(i int) pcommon.Map { return dps.At(i).Attributes() },
-		func(a, b int) bool { return dps.At(a).ExplicitBounds().Equal(dps.At(b).ExplicitBounds()) },
-		func(into, from int) { foldHistogram(dps.At(into), dps.At(from)) },
-		func(drop []bool) {
-			i := 0
-			dps.RemoveIf(func(pmetric.HistogramDataPoint) bool { i++; return drop[i-1] })
-		})
-	for i, src := range res.Sources {
-		if len(src) > 1 {
-			dp := dps.At(i)
-			layout := buckets.Explicit{Bounds: dp.ExplicitBounds().AsRaw()}
-			onePerBucket(dp.Exemplars(), layout.Of)
-		}
-	}
-	return res
-}
-
-// ExponentialHistograms merges exponential points, downscaling to the
-// smaller scale where scales differ.
-func ExponentialHistograms(h identity.Hasher, dps pmetric.ExponentialHistogramDataPointSlice, keys Keys) Result {
-	res := mergeSlice(h, keys, dps.Len(),
-		func(i int) pcommon.Map { return dps.At(i).Attributes() },
-		func(a, b int) bool { return dps.At(a).ZeroThreshold() == dps.At(b).ZeroThreshold() },
-		func(into, from int) { foldExponential(dps.At(into), dps.At(from)) },
-		func(drop []bool) {
-			i := 0
-			dps.RemoveIf(func(pmetric.ExponentialHistogramDataPoint) bool { i++; return drop[i-1] })
-		})
-	for i, src := range res.Sources {
-		if len(src) > 1 {
-			dp := dps.At(i)
-			layout := buckets.Exponential{
-				Scale: dp.Scale(), ZeroThreshold: dp.ZeroThreshold(),
-				PosOffset: dp.Positive().Offset(), PosLen: dp.Positive().BucketCounts().Len(),
-				NegOffset: dp.Negative().Offset(), NegLen: dp.Negative().BucketCounts().Len(),
-			}
-			onePerBucket(dp.Exemplars(), layout.Of)
-		}
-	}
-	return res
-}
-
-// onePerBucket keeps the newest exemplar of each bucket: merged points
-// bring the exemplars of all their parts.
-func onePerBucket(exs pmetric.ExemplarSlice, bucketOf func(float64) int) {
-	if exs.Len() < 2 {
-		return
-	}
-	newest := map[int]int{}
-	for i := 0; i < exs.Len(); i++ {
-		ex := exs.At(i)
-		b := bucketOf(value(ex))
-		if j, ok := newest[b]; !ok || ex.Timestamp() > exs.At(j).Timestamp() {
-			newest[b] = i
-		}
-	}
-	i := 0
-	exs.RemoveIf(func(ex pmetric.Exemplar) bool {
-		keep := newest[bucketOf(value(ex))] == i
-		i++
-		return !keep
+	return mergePoints(h, keys, dps, kind[pmetric.HistogramDataPoint]{
+		compatible: func(a, b pmetric.HistogramDataPoint) bool { return a.ExplicitBounds().Equal(b.ExplicitBounds()) },
+		fold:       foldHistogram,
+		layout: func(dp pmetric.HistogramDataPoint) buckets.Layout {
+			return buckets.Explicit{Bounds: dp.ExplicitBounds().AsRaw()}
+		},
 	})
 }
 
-func value(ex pmetric.Exemplar) float64 {
-	if ex.ValueType() == pmetric.ExemplarValueTypeInt {
-		return float64(ex.IntValue())
-	}
-	return ex.DoubleValue()
+// ExponentialHistograms merges exponential points, downscaling to the
+// smaller scale where scales differ. Two points fold only while their
+// buckets together, at the smaller scale, number at most maxBuckets (and
+// their indexes fit int32): every point folded into a stream's first then
+// lies within maxBuckets of it, so a merged point has at most twice that
+// many, whatever offsets a sender chose.
+func ExponentialHistograms(h identity.Hasher, dps pmetric.ExponentialHistogramDataPointSlice, keys Keys, maxBuckets int) Result {
+	return mergePoints(h, keys, dps, kind[pmetric.ExponentialHistogramDataPoint]{
+		compatible: func(a, b pmetric.ExponentialHistogramDataPoint) bool {
+			return a.ZeroThreshold() == b.ZeroThreshold() && foldedBuckets(a, b) <= int64(maxBuckets)
+		},
+		fold: foldExponential,
+		layout: func(dp pmetric.ExponentialHistogramDataPoint) buckets.Layout {
+			return buckets.ExponentialOf(dp)
+		},
+	})
 }
 
-func mergeSlice(h identity.Hasher, keys Keys, n int, attrs func(int) pcommon.Map, compatible func(a, b int) bool, fold func(into, from int), remove func(drop []bool)) Result {
+// dataPoint is what explicit and exponential points share here.
+type dataPoint interface {
+	Attributes() pcommon.Map
+	Exemplars() pmetric.ExemplarSlice
+}
+
+// dataPoints is a pdata slice of points.
+type dataPoints[P dataPoint] interface {
+	Len() int
+	At(i int) P
+	RemoveIf(f func(P) bool)
+}
+
+// kind is what merging needs to know of a kind of point.
+type kind[P dataPoint] struct {
+	// compatible reports whether b's buckets can be added to a's.
+	compatible func(a, b P) bool
+	fold       func(into, from P)
+	layout     func(P) buckets.Layout
+}
+
+func mergePoints[P dataPoint, S dataPoints[P]](h identity.Hasher, keys Keys, dps S, k kind[P]) Result {
 	var res Result
+	n := dps.Len()
 	carried := false
 	for i := range n {
-		if keys.carried(attrs(i)) {
+		if keys.carried(dps.At(i).Attributes()) {
 			carried = true
 			break
 		}
@@ -134,57 +112,87 @@ func mergeSlice(h identity.Hasher, keys Keys, n int, attrs func(int) pcommon.Map
 	if !carried {
 		return res
 	}
-	// Streams by attributes without the IDs; the first compatible point of
-	// a stream receives the others.
-	type stream struct{ heads []int }
-	streams := map[uint64]*stream{}
-	into := make([]int, n) // point -> receiving point, itself for heads, -1 left alone
-	for i := range n {
-		key := h.Map(attrs(i), keys.TraceID, keys.SpanID)
-		s := streams[key]
-		if s == nil {
-			s = &stream{}
-			streams[key] = s
-		}
-		into[i] = i
-		if len(s.heads) == 0 {
-			s.heads = append(s.heads, i)
-			continue
-		}
-		head := s.heads[0]
-		if compatible(head, i) {
-			into[i] = head
-			continue
-		}
-		// Cannot be added to its stream: leave it exactly as it is.
-		into[i] = -1
-		if keys.carried(attrs(i)) {
-			res.BoundsDiffer++
-		}
-	}
-	drop := make([]bool, n)
-	sources := map[int][]int{}
+	into := receivers(h, keys, dps, k.compatible, &res)
+	sources := make([][]int, n)
+	var drops []int
 	for i := range n {
 		switch to := into[i]; to {
 		case -1:
 			sources[i] = []int{i}
 		case i:
 			sources[i] = append(sources[i], i)
-			keys.remove(attrs(i))
+			keys.remove(dps.At(i).Attributes())
 		default:
-			fold(to, i)
+			k.fold(dps.At(to), dps.At(i))
 			sources[to] = append(sources[to], i)
-			drop[i] = true
+			drops = append(drops, i)
 			res.Merged++
 		}
 	}
-	remove(drop)
+	dps.RemoveIf(pdataslice.AtIndexes[P](drops))
 	for i := range n {
-		if !drop[i] {
+		if into[i] == i || into[i] == -1 {
 			res.Sources = append(res.Sources, sources[i])
 		}
 	}
+	for i, src := range res.Sources {
+		if len(src) > 1 {
+			dp := dps.At(i)
+			onePerBucket(dp.Exemplars(), k.layout(dp))
+		}
+	}
 	return res
+}
+
+// receivers returns, per point, the point it is folded into: the first
+// compatible point of its stream (streams by attributes without the IDs),
+// itself for those first points, or -1 for a point left alone because its
+// buckets differ from its stream's first point.
+func receivers[P dataPoint, S dataPoints[P]](h identity.Hasher, keys Keys, dps S, compatible func(a, b P) bool, res *Result) []int {
+	heads := map[uint64]int{}
+	into := make([]int, dps.Len())
+	for i := range into {
+		attrs := dps.At(i).Attributes()
+		key := h.Map(attrs, keys.TraceID, keys.SpanID)
+		head, ok := heads[key]
+		switch {
+		case !ok:
+			heads[key] = i
+			into[i] = i
+		case compatible(dps.At(head), dps.At(i)):
+			into[i] = head
+		default:
+			// Cannot be added to its stream: leave it exactly as it is.
+			into[i] = -1
+			if keys.carried(attrs) {
+				res.BoundsDiffer++
+			}
+		}
+	}
+	return into
+}
+
+// onePerBucket keeps the newest exemplar of each bucket: merged points
+// bring the exemplars of all their parts.
+func onePerBucket(exs pmetric.ExemplarSlice, layout buckets.Layout) {
+	if exs.Len() < 2 {
+		return
+	}
+	newest := map[int]int{}
+	for i := 0; i < exs.Len(); i++ {
+		ex := exs.At(i)
+		b := layout.Of(buckets.ExemplarValue(ex))
+		if j, ok := newest[b]; !ok || ex.Timestamp() > exs.At(j).Timestamp() {
+			newest[b] = i
+		}
+	}
+	var drops []int
+	for i := 0; i < exs.Len(); i++ {
+		if newest[layout.Of(buckets.ExemplarValue(exs.At(i)))] != i {
+			drops = append(drops, i)
+		}
+	}
+	exs.RemoveIf(pdataslice.AtIndexes[pmetric.Exemplar](drops))
 }
 
 func foldCommon(startInto, startFrom, timeInto, timeFrom pcommon.Timestamp) (start, end pcommon.Timestamp) {
@@ -262,6 +270,32 @@ func foldExponential(into, from pmetric.ExponentialHistogramDataPoint) {
 	addBuckets(into.Positive(), from.Positive(), from.Scale()-scale)
 	addBuckets(into.Negative(), from.Negative(), from.Scale()-scale)
 	from.Exemplars().MoveAndAppendTo(into.Exemplars())
+}
+
+// foldedBuckets is how many buckets a and b fold into (both ranges at the
+// smaller scale and the zero bucket), or MaxInt64 when an index overflows.
+func foldedBuckets(a, b pmetric.ExponentialHistogramDataPoint) int64 {
+	scale := min(a.Scale(), b.Scale())
+	shifts := [2]int32{a.Scale() - scale, b.Scale() - scale}
+	n := int64(1)
+	for _, r := range [2][2]pmetric.ExponentialHistogramDataPointBuckets{{a.Positive(), b.Positive()}, {a.Negative(), b.Negative()}} {
+		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+		for i, bs := range r {
+			shift := shifts[i]
+			if bs.BucketCounts().Len() == 0 {
+				continue
+			}
+			first, last := int64(bs.Offset()), int64(bs.Offset())+int64(bs.BucketCounts().Len())-1
+			if last > math.MaxInt32 {
+				return math.MaxInt64
+			}
+			lo, hi = min(lo, first>>shift), max(hi, last>>shift)
+		}
+		if hi >= lo {
+			n += hi - lo + 1
+		}
+	}
+	return n
 }
 
 // downscale merges buckets in place for a scale shift bits lower.

@@ -34,15 +34,16 @@ type TelemetryBuilder struct {
 	ProcessorExemplarExactJoin             metric.Int64Counter
 	ProcessorExemplarExemplarsAttached     metric.Int64Counter
 	ProcessorExemplarExemplarsDangling     metric.Int64Counter
+	ProcessorExemplarExemplarsTraceless    metric.Int64Counter
 	ProcessorExemplarHoldDatapoints        metric.Int64ObservableGauge
 	ProcessorExemplarHoldReleaseErrors     metric.Int64Counter
-	ProcessorExemplarIndexEvictions        metric.Int64Counter
+	ProcessorExemplarIndexEvictions        metric.Int64ObservableCounter
 	ProcessorExemplarIndexSpans            metric.Int64ObservableGauge
 	ProcessorExemplarSpansDropped          metric.Int64Counter
 	ProcessorExemplarSpansDuplicate        metric.Int64Counter
 	ProcessorExemplarSpansIndexed          metric.Int64Counter
 	ProcessorExemplarSpansInvalid          metric.Int64Counter
-	ProcessorExemplarStreamsEvicted        metric.Int64Counter
+	ProcessorExemplarStreamsEvicted        metric.Int64ObservableCounter
 	ProcessorExemplarStreamsTracked        metric.Int64ObservableGauge
 }
 
@@ -72,12 +73,42 @@ func (builder *TelemetryBuilder) RegisterProcessorExemplarHoldDatapointsCallback
 	return nil
 }
 
+// RegisterProcessorExemplarIndexEvictionsCallback sets callback for observable ProcessorExemplarIndexEvictions metric.
+func (builder *TelemetryBuilder) RegisterProcessorExemplarIndexEvictionsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorExemplarIndexEvictions, obs: o})
+		return nil
+	}, builder.ProcessorExemplarIndexEvictions)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
 // RegisterProcessorExemplarIndexSpansCallback sets callback for observable ProcessorExemplarIndexSpans metric.
 func (builder *TelemetryBuilder) RegisterProcessorExemplarIndexSpansCallback(cb metric.Int64Callback) error {
 	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		cb(ctx, &observerInt64{inst: builder.ProcessorExemplarIndexSpans, obs: o})
 		return nil
 	}, builder.ProcessorExemplarIndexSpans)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorExemplarStreamsEvictedCallback sets callback for observable ProcessorExemplarStreamsEvicted metric.
+func (builder *TelemetryBuilder) RegisterProcessorExemplarStreamsEvictedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorExemplarStreamsEvicted, obs: o})
+		return nil
+	}, builder.ProcessorExemplarStreamsEvicted)
 	if err != nil {
 		return err
 	}
@@ -144,7 +175,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorExemplarDatapointsNotEnriched, err = builder.meter.Int64Counter(
 		"otelcol_processor_exemplar_datapoints_not_enriched",
-		metric.WithDescription("Number of data points that left the processor without a new exemplar, by reason (no_rule, unit, invalid_point, no_span, unchanged, out_of_order, complete). [Development]"),
+		metric.WithDescription("Number of data points that left the processor without a new exemplar, by reason (no_rule, unit, invalid_point, too_many_buckets, no_span, no_service_spans, unchanged, out_of_order, complete). [Development]"),
 		metric.WithUnit("{datapoint}"),
 	)
 	errs = errors.Join(errs, err)
@@ -166,6 +197,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{exemplar}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ProcessorExemplarExemplarsTraceless, err = builder.meter.Int64Counter(
+		"otelcol_processor_exemplar_exemplars_traceless",
+		metric.WithDescription("Existing exemplars without a trace or span ID (an SDK's always_on exemplar filter recording outside a span), by outcome: replaced (a span's exemplar took the bucket) or kept (no span found, or the bucket needed none). [Development]"),
+		metric.WithUnit("{exemplar}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorExemplarHoldDatapoints, err = builder.meter.Int64ObservableGauge(
 		"otelcol_processor_exemplar_hold_datapoints",
 		metric.WithDescription("Number of delta data points currently held back waiting for late spans. [Development]"),
@@ -178,7 +215,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{batch}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.ProcessorExemplarIndexEvictions, err = builder.meter.Int64Counter(
+	builder.ProcessorExemplarIndexEvictions, err = builder.meter.Int64ObservableCounter(
 		"otelcol_processor_exemplar_index_evictions",
 		metric.WithDescription("Number of spans removed from the span index, by reason (ttl or capacity). [Development]"),
 		metric.WithUnit("{span}"),
@@ -210,11 +247,11 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorExemplarSpansInvalid, err = builder.meter.Int64Counter(
 		"otelcol_processor_exemplar_spans_invalid",
-		metric.WithDescription("Number of spans with bad input, by reason: invalid_id (zero trace or span ID; passed on, not indexed), end_before_start (indexed with duration 0). [Development]"),
+		metric.WithDescription("Number of spans with bad input, by reason: invalid_id (zero trace or span ID), zero_timestamp (zero start or end time), too_long (longer than index.max_span_duration) - all passed on untouched and never indexed; end_before_start (indexed with duration 0). [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.ProcessorExemplarStreamsEvicted, err = builder.meter.Int64Counter(
+	builder.ProcessorExemplarStreamsEvicted, err = builder.meter.Int64ObservableCounter(
 		"otelcol_processor_exemplar_streams_evicted",
 		metric.WithDescription("Number of stream states forgotten, by reason (capacity or idle). [Development]"),
 		metric.WithUnit("{stream}"),

@@ -56,7 +56,7 @@ func AssertEqualProcessorExemplarDatapointsMerged(t *testing.T, tt *componenttes
 func AssertEqualProcessorExemplarDatapointsNotEnriched(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_exemplar_datapoints_not_enriched",
-		Description: "Number of data points that left the processor without a new exemplar, by reason (no_rule, unit, invalid_point, no_span, unchanged, out_of_order, complete). [Development]",
+		Description: "Number of data points that left the processor without a new exemplar, by reason (no_rule, unit, invalid_point, too_many_buckets, no_span, no_service_spans, unchanged, out_of_order, complete). [Development]",
 		Unit:        "{datapoint}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -113,6 +113,22 @@ func AssertEqualProcessorExemplarExemplarsDangling(t *testing.T, tt *componentte
 		},
 	}
 	got, err := tt.GetMetric("otelcol_processor_exemplar_exemplars_dangling")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualProcessorExemplarExemplarsTraceless(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_processor_exemplar_exemplars_traceless",
+		Description: "Existing exemplars without a trace or span ID (an SDK's always_on exemplar filter recording outside a span), by outcome: replaced (a span's exemplar took the bucket) or kept (no span found, or the bucket needed none). [Development]",
+		Unit:        "{exemplar}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_processor_exemplar_exemplars_traceless")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
@@ -228,7 +244,7 @@ func AssertEqualProcessorExemplarSpansIndexed(t *testing.T, tt *componenttest.Te
 func AssertEqualProcessorExemplarSpansInvalid(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_exemplar_spans_invalid",
-		Description: "Number of spans with bad input, by reason: invalid_id (zero trace or span ID; passed on, not indexed), end_before_start (indexed with duration 0). [Development]",
+		Description: "Number of spans with bad input, by reason: invalid_id (zero trace or span ID), zero_timestamp (zero start or end time), too_long (longer than index.max_span_duration) - all passed on untouched and never indexed; end_before_start (indexed with duration 0). [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

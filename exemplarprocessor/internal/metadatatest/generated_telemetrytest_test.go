@@ -24,7 +24,15 @@ func TestSetupTelemetry(t *testing.T) {
 		observer.Observe(1)
 		return nil
 	}))
+	require.NoError(t, tb.RegisterProcessorExemplarIndexEvictionsCallback(func(_ context.Context, observer metric.Int64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
 	require.NoError(t, tb.RegisterProcessorExemplarIndexSpansCallback(func(_ context.Context, observer metric.Int64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
+	require.NoError(t, tb.RegisterProcessorExemplarStreamsEvictedCallback(func(_ context.Context, observer metric.Int64Observer) error {
 		observer.Observe(1)
 		return nil
 	}))
@@ -38,13 +46,12 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorExemplarExactJoin.Add(context.Background(), 1)
 	tb.ProcessorExemplarExemplarsAttached.Add(context.Background(), 1)
 	tb.ProcessorExemplarExemplarsDangling.Add(context.Background(), 1)
+	tb.ProcessorExemplarExemplarsTraceless.Add(context.Background(), 1)
 	tb.ProcessorExemplarHoldReleaseErrors.Add(context.Background(), 1)
-	tb.ProcessorExemplarIndexEvictions.Add(context.Background(), 1)
 	tb.ProcessorExemplarSpansDropped.Add(context.Background(), 1)
 	tb.ProcessorExemplarSpansDuplicate.Add(context.Background(), 1)
 	tb.ProcessorExemplarSpansIndexed.Add(context.Background(), 1)
 	tb.ProcessorExemplarSpansInvalid.Add(context.Background(), 1)
-	tb.ProcessorExemplarStreamsEvicted.Add(context.Background(), 1)
 	AssertEqualProcessorExemplarBucketsUnfilled(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -61,6 +68,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorExemplarExemplarsDangling(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorExemplarExemplarsTraceless(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorExemplarHoldDatapoints(t, testTel,

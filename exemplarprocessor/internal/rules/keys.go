@@ -47,35 +47,39 @@ func (s *Set) ResourceKey(k *spanindex.Key, res pcommon.Map) {
 
 // SpanKey completes k, which holds a resource identity, with the kind and
 // join dimensions of span. It returns nil when no rule joins spans of the
-// span's kind: such spans are indexed for their IDs only.
+// span's kind: such spans are indexed for their IDs only. A dimension the
+// span carries none of the names of is derived per the conventions (see
+// conventions); one that cannot be derived is absent, which equals only a
+// point that does not constrain it. It allocates nothing.
 func (s *Set) SpanKey(k *spanindex.Key, span ptrace.Span) *spanindex.Key {
-	if !s.Joined(span.Kind()) {
+	kind := span.Kind()
+	if !s.Joined(kind) {
 		return nil
 	}
-	dims := s.Dims(span.Kind())
 	k.TruncateToResource()
-	k.SetKind(uint8(span.Kind()))
-	attrs := span.Attributes()
-	for _, d := range dims {
-		found := false
-		for _, name := range d.SpanKeys {
-			if v, ok := attrs.Get(name); ok {
-				addValue(k, v)
-				found = true
-				break
-			}
-		}
-		if !found && d.RouteFromName {
-			if route, ok := RouteFromSpanName(span.Name()); ok {
-				k.AddString(route)
-				found = true
-			}
-		}
-		if !found {
-			k.AddAbsent()
-		}
-	}
+	k.SetKind(uint8(kind))
+	s.readers[kind].appendDims(k, span)
 	return k
+}
+
+// addForm appends v in the form its dimension compares by.
+func addForm(k *spanindex.Key, form valueForm, v pcommon.Value) {
+	switch form {
+	case formAddress:
+		if v.Type() == pcommon.ValueTypeStr {
+			k.AddString(hostOf(v.Str()))
+			return
+		}
+	case formGRPCStatus:
+		if v.Type() == pcommon.ValueTypeInt {
+			if name, ok := grpcCodeName(v.Int()); ok {
+				k.AddString(name)
+				return
+			}
+		}
+	case formPlain:
+	}
+	addValue(k, v)
 }
 
 // RouteFromSpanName returns the route of an HTTP server span named
@@ -99,27 +103,46 @@ func RouteFromSpanName(name string) (string, bool) {
 
 // PointKey fills k with what a data point of rule r requires of a span:
 // the resource identity, the rule's span kind and, per dimension, the value
-// of the first mapped point attribute present, or Any when none is.
+// of the first mapped point attribute present, or Any when none is: a
+// dimension the point does not carry does not constrain the join. A port
+// dimension the point carries no port attribute for takes the port of a
+// mapped host:port address value, as on the span side.
 func (s *Set) PointKey(k *spanindex.Key, res pcommon.Map, r *Rule, attrs pcommon.Map) {
 	s.ResourceKey(k, res)
 	k.SetKind(uint8(r.Kind))
 	dims := s.Dims(r.Kind)
 	for d := range dims {
-		found := false
-		for _, m := range r.mappings {
-			if m.dim != d {
-				continue
-			}
-			if v, ok := attrs.Get(m.pointKey); ok {
-				addValue(k, v)
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !r.appendPointValue(k, d, dims[d].form, attrs) && !r.appendPointPort(k, d, attrs) {
 			k.AddAny()
 		}
 	}
+}
+
+func (r *Rule) appendPointValue(k *spanindex.Key, dim int, form valueForm, attrs pcommon.Map) bool {
+	for _, m := range r.mappings {
+		if m.dim != dim {
+			continue
+		}
+		if v, ok := attrs.Get(m.pointKey); ok {
+			addForm(k, form, v)
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Rule) appendPointPort(k *spanindex.Key, dim int, attrs pcommon.Map) bool {
+	for _, m := range r.mappings {
+		if m.dim != dim {
+			continue
+		}
+		for _, name := range m.ports {
+			if v, ok := attrs.Get(name); ok && v.Type() == pcommon.ValueTypeStr && appendPart(k, partPort, v.Str()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Extra reads what the configuration keeps per span beyond the record.

@@ -4,7 +4,9 @@
 // Package rules decides which histogram metrics get exemplars and how their
 // data points join spans: the span kind, the data point attributes that must
 // equal span attributes (with old and stable semantic-convention names as
-// aliases), the unit, and where an exemplar's value comes from.
+// aliases, and values derived per the conventions where a span lacks them),
+// the unit, where an exemplar's value comes from, and how far an
+// instrumentation's recorded value may lie from its span's duration.
 package rules // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/rules"
 
 import (
@@ -35,7 +37,8 @@ type Spec struct {
 	Unit string
 }
 
-// Rule is a compiled Spec.
+// Rule is a compiled Spec as it applies to the points of one
+// instrumentation (see Set.Lookup).
 type Rule struct {
 	// Name identifies the rule in messages.
 	Name string
@@ -49,6 +52,8 @@ type Rule struct {
 	// Unit is the override, empty for the metric's own unit.
 	Unit string
 
+	// inst is the instrumentation whose points the rule is for.
+	inst  *instrumentation
 	exact string
 	re    *regexp.Regexp
 }
@@ -56,6 +61,13 @@ type Rule struct {
 type mapping struct {
 	pointKey string
 	dim      int
+	// target marks the mapping of a point's http.target onto the span's
+	// route, whose meaning depends on the instrumentation.
+	target bool
+	// ports lists the address attributes of the point whose host:port
+	// value stands in for this port dimension when the point carries no
+	// port attribute.
+	ports []string
 }
 
 // Dim is a span attribute the index keys spans by, for one span kind.
@@ -64,17 +76,22 @@ type Dim struct {
 	Name string
 	// SpanKeys are the span attribute names read for it, in order.
 	SpanKeys []string
-	// RouteFromName takes http.route from a span named "{method} {route}"
-	// when no attribute carries it: otelhttp.NewHandler around a ServeMux
-	// names the span after the matched pattern but sets no http.route.
-	RouteFromName bool
+
+	form   valueForm
+	derive []source
 }
 
 // Set is every compiled rule plus what the span side must extract for them.
 type Set struct {
-	rules        []Rule
-	dims         [6][]Dim // by ptrace span kind
-	joined       [6]bool  // some rule joins spans of this kind
+	// variants[i][j] is rule j for the points of instrumentation i;
+	// variants[0] serves every instrumentation the table does not know.
+	variants     [][]Rule
+	insts        []instrumentation
+	instByScope  map[string]int
+	conv         conventionTable
+	dims         [6][]Dim      // by ptrace span kind
+	readers      [6]spanReader // by ptrace span kind
+	joined       [6]bool       // some rule joins spans of this kind
 	resourceKeys []string
 	valueAttrs   []string
 	filtered     []string
@@ -85,139 +102,115 @@ type Set struct {
 
 const metricCacheLimit = 10000
 
-var spanKinds = map[string]ptrace.SpanKind{
-	"internal": ptrace.SpanKindInternal,
-	"server":   ptrace.SpanKindServer,
-	"client":   ptrace.SpanKindClient,
-	"producer": ptrace.SpanKindProducer,
-	"consumer": ptrace.SpanKindConsumer,
-}
-
-// aliases lists, per canonical span attribute and span kind, the names an
-// instrumentation may use for it, stable first. Kind 0 applies to all kinds.
-var aliases = map[string]map[ptrace.SpanKind][]string{
-	"http.request.method":       {0: {"http.request.method", "http.method"}},
-	"http.response.status_code": {0: {"http.response.status_code", "http.status_code"}},
-	"url.scheme":                {0: {"url.scheme", "http.scheme"}},
-	"network.protocol.version":  {0: {"network.protocol.version", "http.flavor"}},
-	"server.address": {
-		ptrace.SpanKindServer: {"server.address", "net.host.name"},
-		ptrace.SpanKindClient: {"server.address", "net.peer.name"},
-		0:                     {"server.address"},
-	},
-	"server.port": {
-		ptrace.SpanKindServer: {"server.port", "net.host.port"},
-		ptrace.SpanKindClient: {"server.port", "net.peer.port"},
-		0:                     {"server.port"},
-	},
-	"db.system.name":             {0: {"db.system.name", "db.system"}},
-	"db.operation.name":          {0: {"db.operation.name", "db.operation"}},
-	"db.collection.name":         {0: {"db.collection.name", "db.sql.table"}},
-	"rpc.system.name":            {0: {"rpc.system.name", "rpc.system"}},
-	"rpc.grpc.status_code":       {0: {"rpc.grpc.status_code", "rpc.response.status_code"}},
-	"messaging.system":           {0: {"messaging.system"}},
-	"messaging.destination.name": {0: {"messaging.destination.name", "messaging.destination"}},
-}
-
-// canonicalOf maps every alias to its canonical name.
-var canonicalOf = func() map[string]string {
-	m := map[string]string{}
-	for canon, byKind := range aliases {
-		for _, names := range byKind {
-			for _, n := range names {
-				m[n] = canon
-			}
-		}
+func spanKindOf(name string) (ptrace.SpanKind, bool) {
+	switch strings.ToLower(name) {
+	case "internal":
+		return ptrace.SpanKindInternal, true
+	case "server":
+		return ptrace.SpanKindServer, true
+	case "client":
+		return ptrace.SpanKindClient, true
+	case "producer":
+		return ptrace.SpanKindProducer, true
+	case "consumer":
+		return ptrace.SpanKindConsumer, true
 	}
-	return m
-}()
-
-// Canonical returns the canonical name of a span attribute.
-func Canonical(name string) string {
-	if c, ok := canonicalOf[name]; ok {
-		return c
-	}
-	return name
-}
-
-func spanKeysFor(canon string, kind ptrace.SpanKind) []string {
-	byKind, ok := aliases[canon]
-	if !ok {
-		return []string{canon}
-	}
-	if names, ok := byKind[kind]; ok {
-		return names
-	}
-	return byKind[0]
+	return 0, false
 }
 
 // Compile validates specs and builds a Set. Errors name the rule by its
 // position so they can be reported as rules[i].field.
 func Compile(specs []Spec, useDefaults bool, resourceKeys, filtered []string) (*Set, error) {
-	s := &Set{resourceKeys: slices.Clone(resourceKeys), filtered: slices.Clone(filtered), cache: map[string]int{}}
+	s := &Set{
+		resourceKeys: slices.Clone(resourceKeys), filtered: slices.Clone(filtered),
+		conv: newConventionTable(), insts: instrumentations(), cache: map[string]int{},
+	}
+	var base []Rule
 	var errs []error
 	for i, spec := range specs {
-		if err := s.add(spec, fmt.Sprintf("rules[%d]", i)); err != nil {
-			errs = append(errs, err)
-		}
+		r, err := s.compile(spec, fmt.Sprintf("rules[%d]", i))
+		errs = append(errs, err)
+		base = append(base, r)
 	}
 	if useDefaults {
-		for _, spec := range Defaults() {
-			if err := s.add(spec, "default rule "+spec.Metric); err != nil {
-				errs = append(errs, err)
-			}
+		for _, spec := range s.defaults() {
+			r, err := s.compile(spec, "default rule "+spec.Metric)
+			errs = append(errs, err)
+			base = append(base, r)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	s.instByScope = map[string]int{}
+	s.variants = make([][]Rule, len(s.insts))
+	for i := range s.insts {
+		if i > 0 {
+			s.instByScope[s.insts[i].scope] = i
+		}
+		s.variants[i] = s.forInstrumentation(base, &s.insts[i])
+	}
+	for kind := range s.readers {
+		if err := s.readers[kind].build(s.dims[kind]); err != nil {
+			return nil, fmt.Errorf("rules: span kind %s: %w", ptrace.SpanKind(kind), err)
+		}
+	}
 	return s, nil
 }
 
-func (s *Set) add(spec Spec, name string) error {
+// forInstrumentation returns the rules as they apply to the points of one
+// instrumentation: what its http.target means decides the dimension that
+// attribute joins.
+func (s *Set) forInstrumentation(base []Rule, in *instrumentation) []Rule {
+	rules := make([]Rule, len(base))
+	for j, r := range base {
+		r.inst = in
+		switch in.target {
+		case targetPath:
+			r.mappings = slices.Clone(r.mappings)
+			for m := range r.mappings {
+				if r.mappings[m].target {
+					r.mappings[m].dim = s.dim(r.Kind, attrPath)
+				}
+			}
+		case targetRoute: // as compiled
+		}
+		rules[j] = r
+	}
+	return rules
+}
+
+func (s *Set) compile(spec Spec, name string) (Rule, error) {
 	r := Rule{Name: name, ValueSlot: -1, Unit: spec.Unit}
 	switch {
 	case spec.Metric != "" && spec.MetricRegex != "":
-		return fmt.Errorf("%s: set either metric (%q) or metric_regex (%q), not both", name, spec.Metric, spec.MetricRegex)
+		return r, fmt.Errorf("%s: set either metric (%q) or metric_regex (%q), not both", name, spec.Metric, spec.MetricRegex)
 	case spec.Metric != "":
 		r.exact = spec.Metric
 		r.Name += " (" + spec.Metric + ")"
 	case spec.MetricRegex != "":
 		re, err := regexp.Compile("^(?:" + spec.MetricRegex + ")$")
 		if err != nil {
-			return fmt.Errorf("%s.metric_regex: %q: %w", name, spec.MetricRegex, err)
+			return r, fmt.Errorf("%s.metric_regex: %q: %w", name, spec.MetricRegex, err)
 		}
 		r.re = re
 		r.Name += " (" + spec.MetricRegex + ")"
 	default:
-		return fmt.Errorf("%s: metric or metric_regex is required", name)
+		return r, fmt.Errorf("%s: metric or metric_regex is required", name)
 	}
-	kind, ok := spanKinds[strings.ToLower(spec.SpanKind)]
+	kind, ok := spanKindOf(spec.SpanKind)
 	if !ok {
-		return fmt.Errorf("%s.span_kind: %q is not one of server, client, producer, consumer, internal", name, spec.SpanKind)
+		return r, fmt.Errorf("%s.span_kind: %q is not one of server, client, producer, consumer, internal", name, spec.SpanKind)
 	}
 	r.Kind = kind
 	s.joined[kind] = true
 	if spec.Unit != "" && spec.ValueAttribute == "" {
 		if _, ok := UnitNanos(spec.Unit); !ok {
-			return fmt.Errorf("%s.unit: %q is not a duration unit (ns, us, ms, s, min, h)", name, spec.Unit)
+			return r, fmt.Errorf("%s.unit: %q is not a duration unit (ns, us, ms, s, min, h)", name, spec.Unit)
 		}
 	}
-	// Map keys have no order: sort them so precedence is stable, but keep
-	// the defaults' deliberate order (see Defaults) by compiling them from
-	// ordered specs.
-	keys := make([]string, 0, len(spec.Attributes))
-	for k := range spec.Attributes {
-		if k == "" || spec.Attributes[k] == "" {
-			return fmt.Errorf("%s.attributes: empty attribute name in %q: %q", name, k, spec.Attributes[k])
-		}
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(a, b int) bool {
-		return pointKeyRank(keys[a]) < pointKeyRank(keys[b]) || (pointKeyRank(keys[a]) == pointKeyRank(keys[b]) && keys[a] < keys[b])
-	})
-	for _, k := range keys {
-		r.mappings = append(r.mappings, mapping{pointKey: k, dim: s.dim(kind, Canonical(spec.Attributes[k]))})
+	if err := s.compileMappings(&r, spec.Attributes, name); err != nil {
+		return r, err
 	}
 	if spec.ValueAttribute != "" {
 		r.ValueSlot = slices.Index(s.valueAttrs, spec.ValueAttribute)
@@ -226,54 +219,112 @@ func (s *Set) add(spec Spec, name string) error {
 			r.ValueSlot = len(s.valueAttrs) - 1
 		}
 	}
-	s.rules = append(s.rules, r)
+	return r, nil
+}
+
+// compileMappings turns the point -> span attribute map into mappings in
+// precedence order. Map keys have no order: they are sorted so that
+// precedence is stable.
+func (s *Set) compileMappings(r *Rule, attrs map[string]string, name string) error {
+	keys := make([]string, 0, len(attrs))
+	for k, v := range attrs {
+		if k == "" || v == "" {
+			return fmt.Errorf("%s.attributes: empty attribute name in %q: %q", name, k, v)
+		}
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool {
+		ra, rb := pointKeyRank(keys[a]), pointKeyRank(keys[b])
+		return ra < rb || (ra == rb && keys[a] < keys[b])
+	})
+	for _, k := range keys {
+		canon := s.conv.canonical(attrs[k])
+		r.mappings = append(r.mappings, mapping{
+			pointKey: k, dim: s.dim(r.Kind, canon),
+			target: k == attrTarget && canon == attrRoute,
+		})
+	}
+	// A point's port may sit in its address value; the conventions list
+	// where the span side finds it, and the point side reads the same
+	// attributes where the rule maps them.
+	for m := range r.mappings {
+		for _, src := range s.conv.lookup(s.dims[r.Kind][r.mappings[m].dim].Name, r.Kind).derive {
+			if src.part == partPort && r.maps(src.attr) {
+				r.mappings[m].ports = append(r.mappings[m].ports, src.attr)
+			}
+		}
+	}
 	return nil
 }
 
+// maps reports whether the rule maps a point attribute.
+func (r *Rule) maps(pointKey string) bool {
+	for _, m := range r.mappings {
+		if m.pointKey == pointKey {
+			return true
+		}
+	}
+	return false
+}
+
 // pointKeyRank orders data point keys that map to one dimension: a route
-// beats Flask's old http.target, which holds the route only there.
+// beats http.target, which holds the route only for some instrumentations.
 func pointKeyRank(k string) int {
-	if k == "http.target" {
+	if k == attrTarget {
 		return 1
 	}
 	return 0
 }
 
+// dim returns the index of the span dimension of a canonical attribute for
+// a span kind, adding it when new.
 func (s *Set) dim(kind ptrace.SpanKind, canon string) int {
 	for i, d := range s.dims[kind] {
 		if d.Name == canon {
 			return i
 		}
 	}
-	s.dims[kind] = append(s.dims[kind], Dim{Name: canon, SpanKeys: spanKeysFor(canon, kind), RouteFromName: canon == "http.route"})
+	c := s.conv.lookup(canon, kind)
+	s.dims[kind] = append(s.dims[kind], Dim{
+		Name: canon, SpanKeys: s.conv.names(canon, kind), form: c.form, derive: c.derive,
+	})
 	return len(s.dims[kind]) - 1
 }
 
-// Lookup returns the rule for a metric name, first match wins.
-func (s *Set) Lookup(metric string) (*Rule, bool) {
-	s.mu.Lock()
-	i, ok := s.cache[metric]
-	s.mu.Unlock()
-	if !ok {
-		i = -1
-		for j := range s.rules {
-			r := &s.rules[j]
-			if (r.re == nil && r.exact == metric) || (r.re != nil && r.re.MatchString(metric)) {
-				i = j
-				break
-			}
-		}
-		s.mu.Lock()
-		if len(s.cache) >= metricCacheLimit {
-			clear(s.cache)
-		}
-		s.cache[metric] = i
-		s.mu.Unlock()
-	}
+// Lookup returns the rule for a metric name, first match wins, as it applies
+// to the points of the instrumentation that the metric's instrumentation
+// scope name identifies (empty when unknown): it decides what http.target
+// joins and the rule's Timing.
+func (s *Set) Lookup(scope, metric string) (*Rule, bool) {
+	i := s.ruleIndex(metric)
 	if i < 0 {
 		return nil, false
 	}
-	return &s.rules[i], true
+	return &s.variants[s.instrumentationIndex(scope)][i], true
+}
+
+func (s *Set) ruleIndex(metric string) int {
+	s.mu.Lock()
+	i, ok := s.cache[metric]
+	s.mu.Unlock()
+	if ok {
+		return i
+	}
+	i = -1
+	for j := range s.variants[0] {
+		r := &s.variants[0][j]
+		if (r.re == nil && r.exact == metric) || (r.re != nil && r.re.MatchString(metric)) {
+			i = j
+			break
+		}
+	}
+	s.mu.Lock()
+	if len(s.cache) >= metricCacheLimit {
+		clear(s.cache)
+	}
+	s.cache[metric] = i
+	s.mu.Unlock()
+	return i
 }
 
 // Joined reports whether some rule joins spans of kind.
@@ -289,17 +340,8 @@ func (s *Set) Dims(kind ptrace.SpanKind) []Dim {
 	return s.dims[kind]
 }
 
-// ResourceKeys are the resource attributes that identify a service.
-func (s *Set) ResourceKeys() []string { return s.resourceKeys }
-
-// ValueAttributes are the numeric span attributes kept per span, by slot.
-func (s *Set) ValueAttributes() []string { return s.valueAttrs }
-
 // FilteredAttributes are the span attributes copied onto exemplars.
 func (s *Set) FilteredAttributes() []string { return s.filtered }
 
 // NeedsExtra reports whether spans keep values beyond the fixed record.
 func (s *Set) NeedsExtra() bool { return len(s.valueAttrs) > 0 || len(s.filtered) > 0 }
-
-// Rules returns the compiled rules in match order.
-func (s *Set) Rules() []Rule { return s.rules }

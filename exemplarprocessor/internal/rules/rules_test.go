@@ -5,6 +5,7 @@ package rules
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,42 +41,56 @@ func TestLookupFirstMatchWins(t *testing.T) {
 		{MetricRegex: `app\..*`, SpanKind: "internal"},
 	}, true, []string{"service.name"}, nil)
 	require.NoError(t, err)
-	r, ok := set.Lookup("http.server.request.duration")
+	r, ok := set.Lookup("", "http.server.request.duration")
 	require.True(t, ok)
 	assert.Equal(t, ptrace.SpanKindClient, r.Kind, "a user rule replaces the default for its metric")
-	r, ok = set.Lookup("app.checkout.duration")
+	r, ok = set.Lookup("", "app.checkout.duration")
 	require.True(t, ok)
 	assert.Equal(t, ptrace.SpanKindInternal, r.Kind)
-	r, ok = set.Lookup("db.client.operation.duration")
+	r, ok = set.Lookup("", "db.client.operation.duration")
 	require.True(t, ok)
 	assert.Equal(t, ptrace.SpanKindClient, r.Kind)
-	_, ok = set.Lookup("process.cpu.time")
+	_, ok = set.Lookup("", "process.cpu.time")
 	assert.False(t, ok)
-	_, ok = set.Lookup("app") // anchored
+	_, ok = set.Lookup("", "app") // anchored
 	assert.False(t, ok)
 }
 
-// keyValues renders a key by interning it into a throwaway index and
-// reading the group back: the observable form of what SpanKey/PointKey built.
+// spanKeyMatchesPoint reports whether a point of metric from scope joins
+// span: it interns the span's key into a throwaway index and asks the index
+// for the groups the point's key selects, the observable form of what
+// SpanKey and PointKey built.
 func spanKeyMatchesPoint(t *testing.T, set *Set, res map[string]any, span ptrace.Span, metric string, point map[string]any) bool {
+	t.Helper()
+	return joins(t, set, joinCase{res: res, span: span, metric: metric, point: point})
+}
+
+type joinCase struct {
+	res           map[string]any
+	span          ptrace.Span
+	scope, metric string
+	point         map[string]any
+}
+
+func joins(t *testing.T, set *Set, c joinCase) bool {
 	t.Helper()
 	idx, err := spanindex.New(spanindex.Config{MaxSpans: 10, TTL: 1e12, DuplicateWindow: 1e12})
 	require.NoError(t, err)
 	resMap := pcommon.NewMap()
-	require.NoError(t, resMap.FromRaw(res))
+	require.NoError(t, resMap.FromRaw(c.res))
 	k := idx.NewKey()
 	set.ResourceKey(k, resMap)
-	sk := set.SpanKey(k, span)
+	sk := set.SpanKey(k, c.span)
 	require.NotNil(t, sk)
-	w := idx.BeginWrite(1)
+	w := idx.BeginWrite(time.Unix(0, 1))
 	s := spanindex.Span{TraceID: [16]byte{1}, SpanID: [8]byte{1}, Start: 1, End: 2}
 	w.Insert(&s, sk)
 	w.End()
 
-	rule, ok := set.Lookup(metric)
+	rule, ok := set.Lookup(c.scope, c.metric)
 	require.True(t, ok)
 	attrs := pcommon.NewMap()
-	require.NoError(t, attrs.FromRaw(point))
+	require.NoError(t, attrs.FromRaw(c.point))
 	pk := idx.NewKey()
 	set.PointKey(pk, resMap, rule, attrs)
 	r := idx.BeginRead()
@@ -159,10 +174,10 @@ func TestResourceIdentity(t *testing.T) {
 	pointRes.PutStr("service.instance.id", "pod-1")
 	k := idx.NewKey()
 	set.ResourceKey(k, spanRes)
-	w := idx.BeginWrite(1)
+	w := idx.BeginWrite(time.Unix(0, 1))
 	w.Insert(&spanindex.Span{TraceID: [16]byte{1}, SpanID: [8]byte{1}, End: 1}, set.SpanKey(k, sp))
 	w.End()
-	rule, _ := set.Lookup("http.client.request.duration")
+	rule, _ := set.Lookup("", "http.client.request.duration")
 	attrs := pcommon.NewMap()
 	require.NoError(t, attrs.FromRaw(point))
 	pk := idx.NewKey()

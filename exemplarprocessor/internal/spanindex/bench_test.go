@@ -13,7 +13,7 @@ func BenchmarkInsert(b *testing.B) {
 	const n = 1_000_000
 	idx := newIndex(b, n, 3600*sec, 3600*sec)
 	id := uint64(0)
-	w := idx.BeginWrite(sec)
+	w := idx.BeginWrite(at(sec))
 	for range n {
 		id++
 		w.Insert(span(id*0x9e3779b97f4a7c15, 1, 2), nil)
@@ -22,7 +22,7 @@ func BenchmarkInsert(b *testing.B) {
 	rebuilds := idx.rebuilds
 	b.ReportAllocs()
 	b.ResetTimer()
-	w = idx.BeginWrite(sec)
+	w = idx.BeginWrite(at(sec))
 	var batch [100]Span
 	var hashes [100]uint64
 	for b.Loop() {

@@ -48,6 +48,7 @@ type Key struct {
 	kind     uint8
 	kindSet  bool
 	rkHash   uint64
+	resHash  uint64
 	wild     bool
 	vals     [MaxKeyValues]keyVal
 	buf      [MaxKeyValues * 24]byte
@@ -125,7 +126,8 @@ func (k *Key) SetKind(kind uint8) {
 	k.resource = k.n
 	k.kind = kind
 	k.kindSet = true
-	k.rkHash = k.hashRange(0, k.n) ^ (uint64(kind)+1)*0x9e3779b97f4a7c15
+	k.resHash = k.hashRange(0, k.n)
+	k.rkHash = k.resHash ^ (uint64(kind)+1)*0x9e3779b97f4a7c15
 }
 
 func (k *Key) hashRange(from, to int) uint64 {
@@ -208,6 +210,7 @@ type Recent struct {
 type group struct {
 	hash     uint64
 	rkHash   uint64
+	resHash  uint64
 	kind     uint8
 	resource int
 	vals     []storedVal
@@ -230,8 +233,11 @@ type groupTable struct {
 	free   []GroupID
 	byHash map[uint64]GroupID
 	byRK   map[uint64]*rkBucket
-	gen    uint64
-	live   int
+	// byRes counts the live groups of each resource identity: whether the
+	// index holds any span of a service, whatever its kind.
+	byRes map[uint64]int32
+	gen   uint64
+	live  int
 }
 
 // rkBucket is every group of one resource identity and span kind.
@@ -244,6 +250,7 @@ func (gt *groupTable) init(maphash.Seed) {
 	gt.groups = make([]group, 1)
 	gt.byHash = map[uint64]GroupID{}
 	gt.byRK = map[uint64]*rkBucket{}
+	gt.byRes = map[uint64]int32{}
 }
 
 func (gt *groupTable) matches(g *group, k *Key) bool {
@@ -287,8 +294,9 @@ func (gt *groupTable) intern(k *Key) GroupID {
 	for i := range k.n {
 		vals[i] = k.vals[i].store()
 	}
-	*g = group{hash: h, rkHash: k.rkHash, kind: k.kind, resource: k.resource, vals: vals, sameHash: gt.byHash[h]}
+	*g = group{hash: h, rkHash: k.rkHash, resHash: k.resHash, kind: k.kind, resource: k.resource, vals: vals, sameHash: gt.byHash[h]}
 	gt.byHash[h] = id
+	gt.byRes[k.resHash]++
 	b := gt.byRK[k.rkHash]
 	if b == nil {
 		b = &rkBucket{}
@@ -354,6 +362,9 @@ func (gt *groupTable) release(id GroupID) {
 	b.gen = gt.gen
 	if len(b.ids) == 0 {
 		delete(gt.byRK, g.rkHash)
+	}
+	if gt.byRes[g.resHash]--; gt.byRes[g.resHash] == 0 {
+		delete(gt.byRes, g.resHash)
 	}
 	*g = group{}
 	gt.free = append(gt.free, id)

@@ -23,6 +23,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"sync"
+	"time"
 )
 
 // MaxSpans is the largest capacity an index supports: positions and a tag
@@ -67,11 +68,11 @@ const (
 type Config struct {
 	// MaxSpans is the capacity of the ring.
 	MaxSpans int
-	// TTL is how long (ns) a span stays after it arrived.
-	TTL int64
-	// DuplicateWindow is how long (ns) after its arrival a span's IDs count as
+	// TTL is how long a span stays after it arrived.
+	TTL time.Duration
+	// DuplicateWindow is how long after its arrival a span's IDs count as
 	// taken. It is at most TTL.
-	DuplicateWindow int64
+	DuplicateWindow time.Duration
 }
 
 // Validate reports a configuration the index cannot honour.
@@ -81,10 +82,10 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("max spans %d outside [1, %d]", c.MaxSpans, MaxSpans))
 	}
 	if c.TTL <= 0 {
-		errs = append(errs, fmt.Errorf("ttl %d must be positive", c.TTL))
+		errs = append(errs, fmt.Errorf("ttl %s must be positive", c.TTL))
 	}
 	if c.DuplicateWindow < 0 || c.DuplicateWindow > c.TTL {
-		errs = append(errs, fmt.Errorf("duplicate window %d outside [0, ttl]", c.DuplicateWindow))
+		errs = append(errs, fmt.Errorf("duplicate window %s outside [0, ttl]", c.DuplicateWindow))
 	}
 	return errors.Join(errs...)
 }
@@ -158,6 +159,8 @@ type Index struct {
 	mu   sync.RWMutex
 	cfg  Config
 	seed maphash.Seed
+	// ttl and dupWindow are the Config's durations in ns.
+	ttl, dupWindow int64
 
 	// The ring has a power-of-two size of at least MaxSpans, so a span's
 	// position is its sequence number masked; chunks are allocated as the
@@ -183,7 +186,7 @@ type Index struct {
 
 	groups groupTable
 
-	evicted [2]uint64 // by EvictReason, since the last TakeEvictions
+	evicted [2]uint64 // by EvictReason
 }
 
 // New returns an empty index.
@@ -193,10 +196,12 @@ func New(cfg Config) (*Index, error) {
 	}
 	ring := max(uint64(1)<<bits.Len(uint(cfg.MaxSpans-1)), chunkSize)
 	idx := &Index{
-		cfg:      cfg,
-		seed:     maphash.MakeSeed(),
-		ringMask: ring - 1,
-		chunks:   make([]*[chunkSize]record, ring/chunkSize),
+		cfg:       cfg,
+		ttl:       cfg.TTL.Nanoseconds(),
+		dupWindow: cfg.DuplicateWindow.Nanoseconds(),
+		seed:      maphash.MakeSeed(),
+		ringMask:  ring - 1,
+		chunks:    make([]*[chunkSize]record, ring/chunkSize),
 		// A slot's sequence number may be up to MaxSpans (live) plus
 		// 2*MaxSpans (written since the last rebuild) old: 4*ring is unambiguous.
 		seqBits: uint(bits.Len64(ring-1)) + 2,
@@ -221,12 +226,13 @@ type Writer struct {
 	now int64
 }
 
-// BeginWrite locks the index for writing at time now (Unix ns), evicting
-// what the TTL expired. End must be called to unlock.
-func (idx *Index) BeginWrite(now int64) Writer {
+// BeginWrite locks the index for writing at time now, evicting what the TTL
+// expired. End must be called to unlock.
+func (idx *Index) BeginWrite(now time.Time) Writer {
+	ns := now.UnixNano()
 	idx.mu.Lock()
-	idx.advance(now)
-	return Writer{idx: idx, now: now}
+	idx.advance(ns)
+	return Writer{idx: idx, now: ns}
 }
 
 // End unlocks the index.
@@ -235,30 +241,29 @@ func (w *Writer) End() { w.idx.mu.Unlock() }
 // Expire evicts what the TTL expired at time now. The traces path expires as
 // it writes; readers call this so an idle traces pipeline does not keep spans
 // alive past their TTL.
-func (idx *Index) Expire(now int64) {
+func (idx *Index) Expire(now time.Time) {
+	ns := now.UnixNano()
 	idx.mu.RLock()
-	due := idx.count > 0 && idx.arrival(idx.tailSeq()) < now-idx.cfg.TTL
+	due := idx.count > 0 && idx.arrival(idx.tailSeq()) < ns-idx.ttl
 	idx.mu.RUnlock()
 	if !due {
 		return
 	}
 	idx.mu.Lock()
-	idx.advance(now)
+	idx.advance(ns)
 	idx.mu.Unlock()
 }
 
-// TakeEvictions returns the evictions counted since the previous call.
-func (idx *Index) TakeEvictions() (ttl, capacity uint64) {
-	idx.mu.Lock()
-	defer idx.mu.Unlock()
-	ttl, capacity = idx.evicted[EvictTTL], idx.evicted[EvictCapacity]
-	idx.evicted = [2]uint64{}
-	return ttl, capacity
+// Evictions returns the spans evicted so far, by the TTL and for capacity.
+func (idx *Index) Evictions() (ttl, capacity uint64) {
+	idx.mu.RLock()
+	defer idx.mu.RUnlock()
+	return idx.evicted[EvictTTL], idx.evicted[EvictCapacity]
 }
 
 func (idx *Index) advance(now int64) {
 	idx.checkpoint(now)
-	limit := now - idx.cfg.TTL
+	limit := now - idx.ttl
 	if idx.count == 0 || idx.arrival(idx.tailSeq()) >= limit {
 		return
 	}
@@ -298,7 +303,7 @@ func (w *Writer) Insert(s *Span, key *Key) (Outcome, Ref) {
 func (w *Writer) InsertHashed(s *Span, h uint64, key *Key) (Outcome, Ref) {
 	idx := w.idx
 	slot, seq, found := idx.find(h, &s.TraceID, &s.SpanID)
-	if found && idx.arrival(seq) >= w.now-idx.cfg.DuplicateWindow {
+	if found && idx.arrival(seq) >= w.now-idx.dupWindow {
 		pos := idx.posOfSeq(seq)
 		r := idx.rec(pos)
 		ref := idx.ref(pos, r)

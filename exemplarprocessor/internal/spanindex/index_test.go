@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,7 +18,7 @@ const sec = int64(1e9)
 
 func newIndex(t testing.TB, maxSpans int, ttl, window int64) *Index {
 	t.Helper()
-	idx, err := New(Config{MaxSpans: maxSpans, TTL: ttl, DuplicateWindow: window})
+	idx, err := New(Config{MaxSpans: maxSpans, TTL: time.Duration(ttl), DuplicateWindow: time.Duration(window)})
 	require.NoError(t, err)
 	return idx
 }
@@ -31,11 +32,14 @@ func span(n uint64, start, end uint64) *Span {
 }
 
 func insert(idx *Index, now int64, s *Span, k *Key) Outcome {
-	w := idx.BeginWrite(now)
+	w := idx.BeginWrite(at(now))
 	defer w.End()
 	o, _ := w.Insert(s, k)
 	return o
 }
+
+// at is the time of ns Unix nanoseconds.
+func at(ns int64) time.Time { return time.Unix(0, ns) }
 
 func lookup(idx *Index, s *Span) (Ref, bool) {
 	r := idx.BeginRead()
@@ -45,10 +49,10 @@ func lookup(idx *Index, s *Span) (Ref, bool) {
 
 func TestConfigValidate(t *testing.T) {
 	for _, c := range []Config{
-		{MaxSpans: 0, TTL: sec, DuplicateWindow: sec},
-		{MaxSpans: MaxSpans + 1, TTL: sec, DuplicateWindow: sec},
+		{MaxSpans: 0, TTL: time.Second, DuplicateWindow: time.Second},
+		{MaxSpans: MaxSpans + 1, TTL: time.Second, DuplicateWindow: time.Second},
 		{MaxSpans: 10, TTL: 0},
-		{MaxSpans: 10, TTL: sec, DuplicateWindow: 2 * sec},
+		{MaxSpans: 10, TTL: time.Second, DuplicateWindow: 2 * time.Second},
 	} {
 		_, err := New(c)
 		assert.Error(t, err, "%+v", c)
@@ -98,12 +102,12 @@ func TestTTL(t *testing.T) {
 	a, b := span(1, 1, 2), span(2, 1, 2)
 	insert(idx, 1*sec, a, nil)
 	insert(idx, 5*sec, b, nil)
-	idx.Expire(11*sec + 1)
+	idx.Expire(at(11*sec + 1))
 	_, ok := lookup(idx, a)
 	assert.False(t, ok, "a expired")
 	_, ok = lookup(idx, b)
 	assert.True(t, ok, "b still within its TTL")
-	ttl, capacity := idx.TakeEvictions()
+	ttl, capacity := idx.Evictions()
 	assert.Equal(t, uint64(1), ttl)
 	assert.Zero(t, capacity)
 	// After expiry the same IDs are new again.
@@ -120,7 +124,7 @@ func TestCapacityEviction(t *testing.T) {
 		_, ok := lookup(idx, span(i, 1, 2))
 		assert.Equal(t, i >= 2, ok, "span %d", i)
 	}
-	ttl, capacity := idx.TakeEvictions()
+	ttl, capacity := idx.Evictions()
 	assert.Zero(t, ttl)
 	assert.Equal(t, uint64(2), capacity)
 	// An evicted span's IDs are not a duplicate any more.
@@ -317,7 +321,7 @@ func TestMemoryReleasedWhenEmpty(t *testing.T) {
 		insert(idx, sec, span(i+1, 0, 10), nil)
 	}
 	assert.Greater(t, len(idx.table), minTable)
-	idx.Expire(30 * sec)
+	idx.Expire(at(30 * sec))
 	assert.Zero(t, idx.Stats().Spans)
 	assert.Len(t, idx.table, minTable)
 	for _, c := range idx.chunks {

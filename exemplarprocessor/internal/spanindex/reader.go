@@ -35,6 +35,15 @@ func (r Reader) ArrivedSince(t int64) uint64 {
 	return max(cp.seq, idx.tailSeq())
 }
 
+// Spans is the number of spans held.
+func (r Reader) Spans() int { return int(r.idx.count) }
+
+// ServiceKnown reports whether the index holds a span that joins some rule
+// and has k's resource identity (the values before the kind), of any kind.
+func (r Reader) ServiceKnown(k *Key) bool {
+	return k.kindSet && r.idx.groups.byRes[k.resHash] > 0
+}
+
 // Lookup finds the indexed span with these IDs.
 func (r Reader) Lookup(tid [16]byte, sid [8]byte) (Ref, bool) {
 	idx := r.idx

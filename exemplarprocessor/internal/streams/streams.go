@@ -5,12 +5,18 @@
 // (resource + scope + metric + attributes), so a cumulative point gets
 // exemplars only on buckets that grew since, and exemplar timestamps never go
 // backwards per bucket. The table is bounded: least recently seen streams are
-// forgotten first, idle ones after a timeout.
+// forgotten first, idle ones after a timeout, and a forgotten stream's memory
+// is released with it.
+//
+// A State changes only through its methods: Remember records a point,
+// CacheGroups records the span index groups its key resolved to.
 package streams // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/streams"
 
 import (
 	"sync"
 	"time"
+
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/lru"
 )
 
 // Bucket is what a stream remembers per bucket.
@@ -26,9 +32,22 @@ type Bucket struct {
 	OwedFrom, OwedTo uint64
 }
 
-// State is the remembered previous point of a stream.
-type State struct {
-	// Start and Time are the previous point's timestamps.
+// Owed reports whether the bucket waits for a late span.
+func (b Bucket) Owed() bool { return b.OwedTo > 0 }
+
+// Layout identifies a point's bucket layout: for explicit points a hash of
+// the bounds; for exponential points the scale and zero threshold in Key and
+// where the buckets start.
+type Layout struct {
+	Key       uint64
+	PosOffset int32
+	PosLen    int
+	NegOffset int32
+}
+
+// Previous is what a stream remembers of its previous point.
+type Previous struct {
+	// Start and Time are the previous point's timestamps (Unix ns).
 	Start, Time uint64
 	// Seq is the span index's next sequence number when the previous point
 	// was processed: spans with a Seq at least this large arrived after it.
@@ -39,35 +58,61 @@ type State struct {
 	// SeenFrom: the processor holds the stream's spans that ended after
 	// this time, as far as its counts tell (cumulative streams).
 	SeenFrom uint64
-	// LayoutKey identifies the bucket layout (bounds, or exponential scale
-	// and zero threshold); Offsets locate exponential buckets.
-	LayoutKey uint64
-	PosOffset int32
-	PosLen    int
-	NegOffset int32
-	Buckets   []Bucket
-	// Groups caches the span index's join groups for the stream's key while
-	// the index's generation GroupsGen for its GroupsRK stays the same.
-	Groups    []uint32
-	GroupsGen uint64
-	GroupsRK  uint64
+	Layout   Layout
+}
 
-	hash       uint64
-	lastSeen   int64
-	prev, next int32
+// Groups is the span index's join groups a stream's key resolved to, valid
+// while the index's generation Gen for the key's resource identity and span
+// kind RK stays the same.
+type Groups struct {
+	IDs []uint32
+	Gen uint64
+	RK  uint64
+}
+
+// State is the remembered state of one stream.
+type State struct {
+	prev    Previous
+	buckets []Bucket
+	known   bool
+	groups  Groups
+
+	lastSeen time.Time
+}
+
+// Previous returns the stream's previous point and its buckets (read-only),
+// and false when no point was remembered yet.
+func (s *State) Previous() (Previous, []Bucket, bool) {
+	return s.prev, s.buckets, s.known
+}
+
+// Remember records a point as the stream's previous one. buckets is copied.
+func (s *State) Remember(p Previous, buckets []Bucket) {
+	s.prev, s.known = p, true
+	if cap(s.buckets) > 2*len(buckets) && cap(s.buckets) > 64 {
+		// A stream whose layout shrank gives the larger array back.
+		s.buckets = nil
+	}
+	s.buckets = append(s.buckets[:0], buckets...)
+}
+
+// Groups returns the cached join groups (IDs read-only).
+func (s *State) Groups() Groups { return s.groups }
+
+// CacheGroups records the join groups the stream's key resolved to. ids is
+// copied.
+func (s *State) CacheGroups(ids []uint32, gen, rk uint64) {
+	s.groups.IDs = append(s.groups.IDs[:0], ids...)
+	s.groups.Gen, s.groups.RK = gen, rk
 }
 
 // Table is a bounded map of stream states. Callers hold Lock while they use
-// a State obtained from it.
+// a State obtained from it: a State stays valid until the stream is
+// forgotten, which only Get does.
 type Table struct {
 	sync.Mutex
-	max  int
-	idle int64
-
-	byHash     map[uint64]int32
-	slots      []State
-	free       []int32
-	head, tail int32 // most and least recently used, -1 when empty
+	idle   time.Duration
+	states *lru.Cache[uint64, State]
 
 	evictedCapacity, evictedIdle uint64
 }
@@ -75,100 +120,38 @@ type Table struct {
 // New returns a table of at most max streams that forgets a stream idle for
 // longer than idle.
 func New(maxStreams int, idle time.Duration) *Table {
-	return &Table{max: maxStreams, idle: idle.Nanoseconds(), byHash: map[uint64]int32{}, head: -1, tail: -1}
+	return &Table{idle: idle, states: lru.New[uint64, State](maxStreams)}
 }
 
 // Len returns the number of streams remembered.
 func (t *Table) Len() int {
 	t.Lock()
 	defer t.Unlock()
-	return len(t.byHash)
+	return t.states.Len()
 }
 
-// Get returns the state of a stream, creating an empty one (isNew) when it is
-// not remembered, and marks it used at now.
-func (t *Table) Get(hash uint64, now int64) (st *State, isNew bool) {
-	t.expire(now)
-	if i, ok := t.byHash[hash]; ok {
-		t.unlink(i)
-		t.pushFront(i)
-		st = &t.slots[i]
-		st.lastSeen = now
-		return st, false
-	}
-	if len(t.byHash) >= t.max {
-		t.evict(t.tail)
-		t.evictedCapacity++
-	}
-	var i int32
-	if n := len(t.free); n > 0 {
-		i = t.free[n-1]
-		t.free = t.free[:n-1]
-	} else {
-		t.slots = append(t.slots, State{})
-		i = int32(len(t.slots) - 1)
-	}
-	buckets, groups := t.slots[i].Buckets[:0], t.slots[i].Groups[:0]
-	t.slots[i] = State{hash: hash, lastSeen: now, Buckets: buckets, Groups: groups}
-	t.byHash[hash] = i
-	t.pushFront(i)
-	return &t.slots[i], true
+// Evictions returns the streams forgotten so far, for lack of room and for
+// being idle.
+func (t *Table) Evictions() (capacity, idle uint64) {
+	t.Lock()
+	defer t.Unlock()
+	t.evictedCapacity += t.states.TakeEvictions()
+	return t.evictedCapacity, t.evictedIdle
 }
 
-// Forget drops a stream's state.
-func (t *Table) Forget(hash uint64) {
-	if i, ok := t.byHash[hash]; ok {
-		t.evict(i)
-	}
-}
-
-// TakeEvictions returns the streams forgotten since the previous call.
-func (t *Table) TakeEvictions() (capacity, idle uint64) {
-	capacity, idle = t.evictedCapacity, t.evictedIdle
-	t.evictedCapacity, t.evictedIdle = 0, 0
-	return capacity, idle
-}
-
-// Expire forgets streams idle at now.
-func (t *Table) Expire(now int64) { t.expire(now) }
-
-func (t *Table) expire(now int64) {
-	for t.tail >= 0 && now-t.slots[t.tail].lastSeen > t.idle {
-		t.evict(t.tail)
+// Get returns the state of a stream, creating an empty one when it is not
+// remembered, and marks it used at now. Streams idle at now are forgotten
+// first; a forgotten stream's memory goes with it.
+func (t *Table) Get(hash uint64, now time.Time) *State {
+	for {
+		_, st, ok := t.states.Oldest()
+		if !ok || now.Sub(st.lastSeen) <= t.idle {
+			break
+		}
+		t.states.RemoveOldest()
 		t.evictedIdle++
 	}
-}
-
-func (t *Table) evict(i int32) {
-	t.unlink(i)
-	delete(t.byHash, t.slots[i].hash)
-	t.slots[i].hash = 0
-	t.free = append(t.free, i)
-}
-
-func (t *Table) unlink(i int32) {
-	s := &t.slots[i]
-	if s.prev >= 0 {
-		t.slots[s.prev].next = s.next
-	} else if t.head == i {
-		t.head = s.next
-	}
-	if s.next >= 0 {
-		t.slots[s.next].prev = s.prev
-	} else if t.tail == i {
-		t.tail = s.prev
-	}
-	s.prev, s.next = -1, -1
-}
-
-func (t *Table) pushFront(i int32) {
-	s := &t.slots[i]
-	s.prev, s.next = -1, t.head
-	if t.head >= 0 {
-		t.slots[t.head].prev = i
-	}
-	t.head = i
-	if t.tail < 0 {
-		t.tail = i
-	}
+	st, _ := t.states.GetOrAdd(hash)
+	st.lastSeen = now
+	return st
 }

@@ -1,0 +1,203 @@
+// Copyright The otelcol-exemplar Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package enrich // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/enrich"
+
+import (
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/buckets"
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/streams"
+)
+
+// Bucket choice: which buckets of a point need an exemplar, and from which
+// time window its spans may come.
+
+// window is what makes a span an honest candidate for a bucket.
+type window struct {
+	start, end uint64 // the span must end in (start, end]
+	// continuing: a cumulative point that continues the stream's previous
+	// one; spans ending by prevTime must then be late (Seq >= prevSeq).
+	continuing bool
+	prevTime   uint64
+	prevSeq    uint64
+	seenFrom   uint64 // the stream's SeenFrom
+	// seqFloor: spans numbered below it arrived too early to be candidates.
+	seqFloor uint64
+}
+
+// observation is the value of the one observation a point added, when its
+// count and sum tell it.
+type observation struct {
+	value float64
+	known bool
+}
+
+// plan is bucket choice's answer for one point.
+type plan struct {
+	w window
+	// prev is the stream's previous point's buckets in this point's layout
+	// (zero when the stream starts afresh).
+	prev   []streams.Bucket
+	grown  []bool // counts present (delta, first point) or grown since prev
+	target []bool // needs an exemplar: grown, or still owed a late span
+	needed bool   // some bucket needed one before existing exemplars counted
+	obs    observation
+}
+
+// choose compares p with the stream's previous point. It returns the plan,
+// or a reason when the point needs no work at all (unchanged, out of order).
+func choose(p *Point, st *streams.State, params *Params, s *scratch) (plan, Reason) {
+	n := p.Layout.Len()
+	pl := plan{
+		w:      window{start: p.Start, end: p.Time},
+		prev:   resize(s.prev, n),
+		grown:  resize(s.grown, n),
+		target: resize(s.target, n),
+	}
+	s.prev, s.grown, s.target = pl.prev, pl.grown, pl.target
+
+	prev, prevBuckets, known := st.Previous()
+	compatible := known && mapPrevious(pl.prev, prev.Layout, prevBuckets, p)
+	if p.Cumulative && compatible && prev.Start == p.Start {
+		switch {
+		case p.Time == prev.Time:
+			return pl, ReasonUnchanged
+		case p.Time < prev.Time:
+			return pl, ReasonOutOfOrder
+		case !countsFell(p.Counts, pl.prev):
+			pl.w.continuing, pl.w.prevTime, pl.w.prevSeq, pl.w.seenFrom = true, prev.Time, prev.Seq, prev.SeenFrom
+		}
+	}
+	if !compatible {
+		clear(pl.prev)
+	}
+	pl.chooseTargets(p, params)
+	pl.obs = observed(p, prev, pl.w.continuing)
+	return pl, ReasonNone
+}
+
+// countsFell reports a reset: a bucket whose cumulative count went down.
+func countsFell(counts []uint64, prev []streams.Bucket) bool {
+	for b := range counts {
+		if counts[b] < prev[b].Count {
+			return true
+		}
+	}
+	return false
+}
+
+// chooseTargets marks the buckets that grew and those that need an
+// exemplar: a continuing cumulative bucket also while it is owed a late span
+// within the late window.
+func (pl *plan) chooseTargets(p *Point, params *Params) {
+	late := uint64(params.LateWindow.Nanoseconds())
+	for b := range p.Counts {
+		if pl.w.continuing {
+			pl.grown[b] = p.Counts[b] > pl.prev[b].Count
+			owed := pl.prev[b].Owed() && p.Time-pl.prev[b].OwedTo <= late
+			pl.target[b] = pl.grown[b] || owed
+		} else {
+			pl.grown[b] = p.Counts[b] > 0
+			pl.target[b] = pl.grown[b]
+		}
+		pl.needed = pl.needed || pl.target[b]
+	}
+}
+
+// observed is the exact observation value, when the point tells it: one
+// new count, and a sum.
+func observed(p *Point, prev streams.Previous, continuing bool) observation {
+	if !p.HasSum {
+		return observation{}
+	}
+	switch {
+	case !continuing && p.Count == 1:
+		return observation{value: p.Sum, known: true}
+	case continuing && p.Count == prev.Count+1:
+		return observation{value: p.Sum - prev.Sum, known: true}
+	}
+	return observation{}
+}
+
+// mapPrevious fills prev with the stream's previous buckets in p's layout,
+// merging buckets when an exponential histogram was downscaled. It reports
+// false when the layouts cannot be compared (the stream starts afresh).
+func mapPrevious(prev []streams.Bucket, layout streams.Layout, from []streams.Bucket, p *Point) bool {
+	if p.Exp == nil {
+		if layout.Key != p.StreamLayout.Key || len(from) != len(prev) {
+			return false
+		}
+		copy(prev, from)
+		return true
+	}
+	// For exponential points the layout key holds the scale and the zero
+	// threshold; the scale is compared here because a downscale is
+	// comparable.
+	prevScale, pScale := int32(layout.Key>>32), p.Exp.Scale
+	if uint32(layout.Key) != uint32(p.StreamLayout.Key) || prevScale < pScale {
+		return false
+	}
+	old := buckets.Exponential{Scale: prevScale, PosOffset: layout.PosOffset, PosLen: layout.PosLen, NegOffset: layout.NegOffset, NegLen: len(from) - 1 - layout.PosLen}
+	for b, pb := range from {
+		to := downscaled(old, b, prevScale-pScale, p.Exp)
+		if to < 0 {
+			if pb.Count > 0 {
+				return false // counts vanished: not the same cumulative stream
+			}
+			continue
+		}
+		mergeBucket(&prev[to], pb)
+	}
+	return true
+}
+
+// downscaled returns the bucket of to that flat bucket b of from falls in
+// after a downscale by shift, or -1 when to has no such bucket.
+func downscaled(from buckets.Exponential, b int, shift int32, to *buckets.Exponential) int {
+	sign, idx := from.Bucket(b)
+	switch sign {
+	case 0:
+		return 0
+	case 1:
+		k := int64(idx>>shift) - int64(to.PosOffset)
+		if k < 0 || k >= int64(to.PosLen) {
+			return -1
+		}
+		return 1 + int(k)
+	default:
+		k := int64(idx>>shift) - int64(to.NegOffset)
+		if k < 0 || k >= int64(to.NegLen) {
+			return -1
+		}
+		return 1 + to.PosLen + int(k)
+	}
+}
+
+// mergeBucket adds a previous bucket into the one it was downscaled into.
+func mergeBucket(q *streams.Bucket, pb streams.Bucket) {
+	q.Count += pb.Count
+	q.LastExemplar = max(q.LastExemplar, pb.LastExemplar)
+	if pb.Owed() {
+		if !q.Owed() || pb.OwedFrom < q.OwedFrom {
+			q.OwedFrom = pb.OwedFrom
+		}
+		q.OwedTo = max(q.OwedTo, pb.OwedTo)
+	}
+}
+
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+func anyTarget(target []bool) bool {
+	for _, t := range target {
+		if t {
+			return true
+		}
+	}
+	return false
+}

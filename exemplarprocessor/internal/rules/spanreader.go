@@ -1,0 +1,235 @@
+// Copyright The otelcol-exemplar Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package rules // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/rules"
+
+import (
+	"errors"
+	"fmt"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
+)
+
+// spanReader reads the join dimensions of one span kind in a single pass
+// over a span's attributes: every attribute name it reads (each dimension's
+// names and the attributes values are derived from) has a slot, found by the
+// name's length and then compared. A dimension whose names are all missing
+// costs no further lookup, and derivation reads only slots already filled.
+type spanReader struct {
+	byLen [maxIndexedNameLen][]slotName
+	long  []slotName // names of maxIndexedNameLen bytes or more
+	dims  []dimReader
+}
+
+const (
+	// maxSlots bounds the attribute names one span kind reads.
+	maxSlots          = 64
+	maxIndexedNameLen = 64
+)
+
+type slotName struct {
+	name string
+	slot uint8
+}
+
+type dimReader struct {
+	own    []uint8 // slots of the dimension's names, in precedence order
+	form   valueForm
+	derive []slotSource
+}
+
+type slotSource struct {
+	slot uint8 // unused for partRouteFromName
+	part part
+}
+
+var errTooManyNames = errors.New("the join reads more attribute names than fit")
+
+// build prepares the reader for dims.
+func (r *spanReader) build(dims []Dim) error {
+	slots := map[string]uint8{}
+	slotOf := func(name string) (uint8, error) {
+		if s, ok := slots[name]; ok {
+			return s, nil
+		}
+		if len(slots) == maxSlots {
+			return 0, fmt.Errorf("%w (%d)", errTooManyNames, maxSlots)
+		}
+		s := uint8(len(slots))
+		slots[name] = s
+		if n := len(name); n < maxIndexedNameLen {
+			r.byLen[n] = append(r.byLen[n], slotName{name, s})
+		} else {
+			r.long = append(r.long, slotName{name, s})
+		}
+		return s, nil
+	}
+	r.dims = make([]dimReader, len(dims))
+	for i, d := range dims {
+		dr := dimReader{form: d.form}
+		for _, name := range d.SpanKeys {
+			s, err := slotOf(name)
+			if err != nil {
+				return err
+			}
+			dr.own = append(dr.own, s)
+		}
+		for _, src := range d.derive {
+			ss := slotSource{part: src.part}
+			if src.part != partRouteFromName {
+				s, err := slotOf(src.attr)
+				if err != nil {
+					return err
+				}
+				ss.slot = s
+			}
+			dr.derive = append(dr.derive, ss)
+		}
+		r.dims[i] = dr
+	}
+	return nil
+}
+
+func (r *spanReader) slot(name string) (uint8, bool) {
+	cands := r.long
+	if n := len(name); n < maxIndexedNameLen {
+		cands = r.byLen[n]
+	}
+	for _, c := range cands {
+		if c.name == name {
+			return c.slot, true
+		}
+	}
+	return 0, false
+}
+
+// appendDims appends the value of every dimension of span to k: its own
+// attribute, else the value derived per the conventions, else absent.
+func (r *spanReader) appendDims(k *spanindex.Key, span ptrace.Span) {
+	var vals [maxSlots]pcommon.Value
+	var found uint64
+	for name, v := range span.Attributes().All() {
+		// The first of duplicate keys wins, as with Map.Get.
+		if s, ok := r.slot(name); ok && found&(1<<s) == 0 {
+			vals[s] = v
+			found |= 1 << s
+		}
+	}
+	var urls urlMemo
+	for i := range r.dims {
+		d := &r.dims[i]
+		if !d.appendOwn(k, &vals, found) && !d.appendDerived(k, derivation{vals: &vals, found: found, urls: &urls, span: span}) {
+			k.AddAbsent()
+		}
+	}
+}
+
+// derivation is what deriving a span's dimension reads: the span's
+// attribute slots, and the URL parsed last (address and port come from one
+// URL: it is parsed once).
+type derivation struct {
+	vals  *[maxSlots]pcommon.Value
+	found uint64
+	urls  *urlMemo
+	span  ptrace.Span
+}
+
+type urlMemo struct {
+	slot   uint8
+	parsed bool
+	ok     bool
+	parts  urlParts
+}
+
+// url returns the parsed URL in a slot.
+func (m *urlMemo) url(slot uint8, s string) (urlParts, bool) {
+	if !m.parsed || m.slot != slot {
+		m.parts, m.ok = splitURL(s)
+		m.slot, m.parsed = slot, true
+	}
+	return m.parts, m.ok
+}
+
+func (d *dimReader) appendOwn(k *spanindex.Key, vals *[maxSlots]pcommon.Value, found uint64) bool {
+	for _, s := range d.own {
+		if found&(1<<s) != 0 {
+			addForm(k, d.form, vals[s])
+			return true
+		}
+	}
+	return false
+}
+
+func (d *dimReader) appendDerived(k *spanindex.Key, in derivation) bool {
+	for _, src := range d.derive {
+		if src.part == partRouteFromName {
+			if route, ok := RouteFromSpanName(in.span.Name()); ok {
+				k.AddString(route)
+				return true
+			}
+			continue
+		}
+		if in.found&(1<<src.slot) == 0 || in.vals[src.slot].Type() != pcommon.ValueTypeStr {
+			continue
+		}
+		s := in.vals[src.slot].Str()
+		if src.part.ofURL() {
+			if u, ok := in.urls.url(src.slot, s); ok && appendURLPart(k, src.part, u) {
+				return true
+			}
+		} else if appendPart(k, src.part, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendPart appends the part of s a derivation reads, and reports whether s
+// had it.
+func appendPart(k *spanindex.Key, p part, s string) bool {
+	switch p {
+	case partHost, partPort:
+		hp, ok := splitHostPort(s)
+		switch {
+		case !ok:
+			return false
+		case p == partHost:
+			k.AddString(hp.host)
+			return true
+		case hp.hasPort:
+			k.AddInt(hp.port)
+			return true
+		}
+		return false
+	case partTargetPath:
+		if s == "" || s[0] != '/' {
+			return false
+		}
+		k.AddString(pathOf(s))
+		return true
+	default:
+		return false
+	}
+}
+
+func appendURLPart(k *spanindex.Key, p part, u urlParts) bool {
+	switch p {
+	case partURLScheme:
+		k.AddString(u.scheme)
+	case partURLHost:
+		k.AddString(u.host)
+	case partURLPort:
+		if !u.hasPort {
+			return false
+		}
+		k.AddInt(u.port)
+	case partURLPath:
+		k.AddString(u.path)
+	default:
+		return false
+	}
+	return true
+}
