@@ -99,7 +99,7 @@ bench-collector: build
 ## bench-growth: cost per span and per point for indexes of 10k-4M spans and 1k-100k streams; tables and plots in docs/perf
 bench-growth:
 	@mkdir -p _build docs/perf
-	@{ echo "date: $$(date -u '+%Y-%m-%d %H:%M UTC')"; uptime; } > _build/growth.txt
+	@{ echo "date: $$(date -u '+%Y-%m-%d %H:%M UTC') at commit $$(git describe --always --dirty)"; uptime; } > _build/growth.txt
 	EXEMPLAR_BENCH_GROWTH=1 $(GO) test -run '^$$' -bench 'Growth' -benchmem -benchtime=$(GROWTH_BENCHTIME) -count=$(GROWTH_COUNT) -timeout 60m ./exemplarprocessor/ > _build/growth.out || { cat _build/growth.out; exit 1; }
 	@cat _build/growth.out >> _build/growth.txt; uptime >> _build/growth.txt; grep '^Benchmark' _build/growth.out
 	$(GO) run ./bench/report -in _build/growth.txt -out docs/perf

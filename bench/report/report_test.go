@@ -75,3 +75,15 @@ func TestNoResultsIsAnError(t *testing.T) {
 	_, err := parse(strings.NewReader("PASS\n"))
 	require.Error(t, err)
 }
+
+// TestLogScaleWhenValuesSpanDecades checks that a regression of 1000x does
+// not flatten the other values: the axis turns logarithmic.
+func TestLogScaleWhenValuesSpanDecades(t *testing.T) {
+	c := chart{title: "t", x: []float64{1e4, 1e6}, series: []series{{"a", []float64{600, 1.8e6}}}, target: 2000}
+	svg := c.svg()
+	assert.Contains(t, svg, "(log scale)")
+	assert.Contains(t, svg, ">100<")
+	assert.Contains(t, svg, ">10M<")
+	lin := chart{title: "t", x: []float64{1e4, 1e6}, series: []series{{"a", []float64{600, 700}}}}.svg()
+	assert.NotContains(t, lin, "log scale")
+}

@@ -39,7 +39,7 @@ func (c chart) svg() string {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", width, height)
 	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" text-anchor="middle">%s</text>`+"\n", width/2, html.EscapeString(c.title))
-	yMax := c.yMax()
+	yMax := c.yScale()
 	c.axes(&b, yMax)
 	for i, s := range c.series {
 		color := palette[i%len(palette)]
@@ -66,19 +66,48 @@ func (c chart) svg() string {
 	return b.String()
 }
 
-func (c chart) yMax() float64 {
-	m := c.target
+// scale maps values to the y axis: linear from 0, or logarithmic over
+// whole decades when the values span more than two of them (a regression
+// of 1000x would flatten everything else on a linear axis).
+type scale struct {
+	log    bool
+	lo, hi float64
+}
+
+func (c chart) yScale() scale {
+	lo, hi := math.Inf(1), c.target
+	if c.target > 0 {
+		lo = c.target
+	}
 	for _, s := range c.series {
 		for _, y := range s.y {
-			if !math.IsNaN(y) {
-				m = max(m, y)
+			if !math.IsNaN(y) && y > 0 {
+				lo, hi = min(lo, y), max(hi, y)
 			}
 		}
 	}
-	if m <= 0 {
-		return 1
+	if hi <= 0 {
+		return scale{hi: 1}
 	}
-	return niceCeil(m * 1.1)
+	if hi/lo > 100 {
+		return scale{log: true, lo: math.Pow(10, math.Floor(math.Log10(lo))), hi: math.Pow(10, math.Ceil(math.Log10(hi)))}
+	}
+	return scale{hi: niceCeil(hi * 1.1)}
+}
+
+// ticks are the values labelled on the y axis.
+func (s scale) ticks() []float64 {
+	var t []float64
+	if s.log {
+		for v := s.lo; v <= s.hi*1.0001; v *= 10 {
+			t = append(t, v)
+		}
+		return t
+	}
+	for i := 0; i <= 5; i++ {
+		t = append(t, s.hi*float64(i)/5)
+	}
+	return t
 }
 
 // niceCeil rounds up to 1, 2, 2.5 or 5 times a power of ten.
@@ -101,20 +130,22 @@ func (c chart) px(x float64) float64 {
 	return marginL + (math.Log10(x)-lo+pad)/(hi-lo+2*pad)*float64(width-marginL-marginR)
 }
 
-func (c chart) py(y, yMax float64) float64 {
-	return float64(height-marginB) - y/yMax*float64(height-marginT-marginB)
+func (c chart) py(y float64, s scale) float64 {
+	f := y / s.hi
+	if s.log {
+		f = (math.Log10(max(y, s.lo)) - math.Log10(s.lo)) / (math.Log10(s.hi) - math.Log10(s.lo))
+	}
+	return float64(height-marginB) - f*float64(height-marginT-marginB)
 }
 
-func (c chart) axes(b *strings.Builder, yMax float64) {
+func (c chart) axes(b *strings.Builder, yMax scale) {
 	x0, y0, x1, y1 := marginL, height-marginB, width-marginR, marginT
 	fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>`, x0, y0, x1, y0)
 	fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>`+"\n", x0, y0, x0, y1)
-	const ticks = 5
-	for i := 0; i <= ticks; i++ {
-		v := yMax * float64(i) / ticks
+	for _, v := range yMax.ticks() {
 		py := c.py(v, yMax)
 		fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>`, x0+1, py, x1, py)
-		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", x0-6, py+4, trimFloat(v))
+		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", x0-6, py+4, countLabel(v))
 	}
 	for _, x := range c.x {
 		px := c.px(x)
@@ -122,7 +153,11 @@ func (c chart) axes(b *strings.Builder, yMax float64) {
 		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", px, y0+19, countLabel(x))
 	}
 	fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle">%s</text>`+"\n", (x0+x1)/2, height-16, html.EscapeString(c.xLabel))
-	fmt.Fprintf(b, `<text x="16" y="%d" text-anchor="middle" transform="rotate(-90 16 %d)">%s</text>`+"\n", (y0+y1)/2, (y0+y1)/2, html.EscapeString(c.yLabel))
+	label := c.yLabel
+	if yMax.log {
+		label += " (log scale)"
+	}
+	fmt.Fprintf(b, `<text x="16" y="%d" text-anchor="middle" transform="rotate(-90 16 %d)">%s</text>`+"\n", (y0+y1)/2, (y0+y1)/2, html.EscapeString(label))
 }
 
 func trimFloat(v float64) string {
