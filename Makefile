@@ -74,3 +74,32 @@ clean:
 .PHONY: captures
 captures: build
 	scripts/captures/record.sh all
+
+## soak: SOAK_MINUTES (default 10) of load at the index and stream caps with hostile and garbage OTLP bodies against the built collector; prints one table (docs/soak.md). Not part of make test.
+SOAK_MINUTES ?= 10
+.PHONY: soak
+soak: build
+	SOAK_MINUTES=$(SOAK_MINUTES) $(GO) test -count=1 -tags e2e -run '^TestSoak$$' -v \
+		-timeout $$(awk 'BEGIN { print int($(SOAK_MINUTES) * 2 + 10) }')m ./e2e/
+
+# ---------------------------------------------------------------------------
+# Performance (docs/performance.md)
+
+BENCH_COLLECTOR_FLAGS ?=
+GROWTH_BENCHTIME      ?= 1000x
+GROWTH_COUNT          ?= 3
+
+.PHONY: bench-collector bench-growth
+
+## bench-collector: build the collector; measure its CPU per span for baseline, exemplar and span_metrics under both GC policies, side by side on the same traffic (a few minutes; PROFILE=1 adds perf profiles)
+bench-collector: build
+	@if [ -n "$(PROFILE)" ] && ! command -v perf >/dev/null; then apt-get update && apt-get install -y linux-perf; fi
+	$(GO) run ./bench/collector -collector=$(BINARY) -out=docs/perf/collector.md $(if $(PROFILE),-profile=docs/perf/profile.md) $(BENCH_COLLECTOR_FLAGS)
+
+## bench-growth: cost per span and per point for indexes of 10k-4M spans and 1k-100k streams; tables and plots in docs/perf
+bench-growth:
+	@mkdir -p _build docs/perf
+	@{ echo "date: $$(date -u '+%Y-%m-%d %H:%M UTC') at commit $$(git describe --always --dirty)"; uptime; } > _build/growth.txt
+	EXEMPLAR_BENCH_GROWTH=1 $(GO) test -run '^$$' -bench 'Growth' -benchmem -benchtime=$(GROWTH_BENCHTIME) -count=$(GROWTH_COUNT) -timeout 60m ./exemplarprocessor/ > _build/growth.out || { cat _build/growth.out; exit 1; }
+	@cat _build/growth.out >> _build/growth.txt; uptime >> _build/growth.txt; grep '^Benchmark' _build/growth.out
+	$(GO) run ./bench/report -in _build/growth.txt -out docs/perf

@@ -231,3 +231,15 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 
 // Pid returns the process ID.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Kill ends the process group with SIGKILL, as the kernel's OOM killer or a
+// node failure would: no shutdown, nothing flushed. It waits for the exit.
+func (p *Process) Kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
