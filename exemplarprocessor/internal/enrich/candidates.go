@@ -34,10 +34,16 @@ const (
 	// after the point its bucket is owed for.
 	rankNearLate
 	rankNearFresh
-	// rankLate: ended before the previous point, arrived after it.
+	// rankLate: ended before the previous point, arrived after it, for a
+	// bucket that grew.
 	rankLate
 	// rankFresh: ended since the previous point (or in the window).
 	rankFresh
+	// rankOwed: ended in an interval the bucket is owed an exemplar for. It
+	// goes before a fresh one: that interval can only be served before a
+	// newer one (timestamps never go back), while the fresh spans stay
+	// candidates of the newer interval, owed in turn, on the next point.
+	rankOwed
 	// rankExact: named by the data point's own trace/span IDs.
 	rankExact
 )
@@ -47,16 +53,16 @@ const (
 func nearOf(r rank) rank { return r - (rankLate - rankNearLate) }
 
 // better orders candidates of one bucket: by rank; among those from
-// outside the bucket the nearest; late ones oldest first (an older owed
-// interval can only be filled before a newer one: timestamps never go
-// back); others the later end.
+// outside the bucket the nearest; late and owed ones oldest first (an
+// older interval can only be filled before a newer one: timestamps never
+// go back); others the later end.
 func (c *candidate) better(o *candidate) bool {
 	switch {
 	case c.rank != o.rank:
 		return c.rank > o.rank
 	case c.rank <= rankNearFresh && c.dist != o.dist:
 		return c.dist < o.dist
-	case c.rank == rankLate || c.rank == rankNearLate:
+	case c.rank == rankLate || c.rank == rankOwed || c.rank == rankNearLate:
 		return c.ts < o.ts
 	default:
 		return c.ref.End > o.ref.End

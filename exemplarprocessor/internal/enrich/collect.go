@@ -116,7 +116,11 @@ func (c *collector) collectAll() {
 		return
 	}
 	for b := len(c.pl.target) - 1; b >= 0; b-- {
-		if c.pl.target[b] && !c.cs.hasRank(b, rankFresh) {
+		enough := rankFresh
+		if c.pl.prev[b].Owed != 0 {
+			enough = rankOwed
+		}
+		if c.pl.target[b] && !c.cs.hasRank(b, enough) {
 			c.fillBucket(b, quick)
 		}
 	}
@@ -146,7 +150,9 @@ func (c *collector) fillBucket(b int, d depth) {
 		nLo, nHi = fineRange(sLo, sHi, params.UnitNanos)
 		nLo, nHi = min(nLo, fLo), max(nHi, fHi)
 	}
-	if d == complete {
+	// An owed bucket's spans of older intervals may have arrived before
+	// newer ones and lie below them: its quick search reads deep.
+	if d == complete || c.pl.prev[b].Owed != 0 {
 		c.walkClasses(fLo, fHi, walkSpec{want: b, limit: maxWalk, reach: inside, stop: collectAll})
 		if tolerant {
 			c.walkClasses(nLo, nHi, walkSpec{want: b, limit: maxWalk, reach: nearToo, stop: collectAll})

@@ -114,8 +114,12 @@ func (e *Enricher) collector(p *Point, pl *plan, in *Input) *collector {
 		low := pl.w.start
 		if pl.w.continuing {
 			// Non-late candidates end after the previous point; late ones
-			// arrived after it was processed (Seq >= prevSeq).
+			// arrived after it was processed (Seq >= prevSeq), or ended in
+			// an owed interval, after its start.
 			low = pl.w.prevTime
+			if pl.owedFrom != 0 {
+				low = min(low, pl.owedFrom)
+			}
 		}
 		pl.w.seqFloor = e.arrivedSince(int64(low) - clockSkew.Nanoseconds())
 		if pl.w.continuing {

@@ -32,14 +32,18 @@ func (c *collector) eligible(ref *spanindex.Ref, b int) rank {
 		}
 		return rankNone
 	}
-	// Ended before the previous point: one of the bucket's observations
-	// that arrived after that point was processed, for a bucket that grew
-	// now; or, whenever it arrived, one that ended in an interval in which
-	// the bucket grew without an exemplar of its own.
-	if (c.pl.grown[b] && ref.Seq >= w.prevSeq) || c.pl.owedAt(b, end) {
+	// Ended before the previous point: whenever it arrived, one that ended
+	// in an interval in which the bucket grew without an exemplar of its
+	// own; or one of the bucket's observations that arrived after that
+	// point was processed, for a bucket that grew now.
+	switch {
+	case c.pl.owedAt(b, end):
+		return rankOwed
+	case c.pl.grown[b] && ref.Seq >= w.prevSeq:
 		return rankLate
+	default:
+		return rankNone
 	}
-	return rankNone
 }
 
 // near returns span ref as a candidate of bucket b from outside it: a span
