@@ -23,7 +23,8 @@ const misrouteCauses = "the service's traces reach another collector instance " 
 	"(behind the load_balancing exporter, routing_key: service hashes traces and metrics differently in contrib v0.159.0: " +
 	"route both signals with routing_key: attributes and routing_attributes: [service.name]); " +
 	"or the traces pipeline does not contain this exemplar component ID; " +
-	"or the service's trace and metric SDKs send different resource attributes (compare resource_keys on both signals)"
+	"or the service's trace and metric SDKs send different resource attributes (compare resource_keys on both signals); " +
+	"or a tail sampler in front dropped, or still holds, every trace of the service"
 
 // misrouteWarner warns at most once per interval per service.
 type misrouteWarner struct {
