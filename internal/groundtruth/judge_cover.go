@@ -114,7 +114,7 @@ func (j *Judge) pointDemands(s *Stream, k int, set candidateSet) pointMatch {
 	w := j.windowOf(s, k)
 	var pm pointMatch
 	var covered, open []int
-	var by []Exemplar
+	var by []covering
 	var at []int
 	for b := range s.Points[k].Counts {
 		if !s.Grown(k, b) {
@@ -123,7 +123,8 @@ func (j *Judge) pointDemands(s *Stream, k int, set candidateSet) pointMatch {
 		pm.grown++
 		if ex, m, ok := j.coveredBy(s, k, b); ok {
 			pm.filled++
-			covered, by, at = append(covered, b), append(by, ex), append(at, m)
+			covered, at = append(covered, b), append(at, m)
+			by = append(by, covering{ex: ex, sdk: j.given(s, m, ex)})
 		} else {
 			open = append(open, b)
 		}
@@ -150,16 +151,17 @@ func (j *Judge) pointDemands(s *Stream, k int, set candidateSet) pointMatch {
 // covered, by those exemplars, whose span could fill them whatever the
 // model of arrival says (a valid exemplar shows it). With ownOnly, only
 // spans whose duration lies in the bucket, and a covering span where the
-// exemplar's value is its duration (after an exponential downscale, a span
-// of a finer neighbour is the coarser bucket's own).
-func (j *Judge) adjacency(w *window, buckets []int, by []Exemplar, set candidateSet) [][]int {
+// exemplar is the SDK's (kept whatever the processor's tolerance) or its
+// value is the span's duration (after an exponential downscale, a span of
+// a finer neighbour is the coarser bucket's own).
+func (j *Judge) adjacency(w *window, buckets []int, by []covering, set candidateSet) [][]int {
 	cands := w.candidates()
 	adj := make([][]int, len(buckets))
 	for i, b := range buckets {
 		for si, sp := range cands {
 			d := sp.Value(w.s.UnitNanos)
-			if i < len(by) && sp.TraceID == by[i].TraceID && sp.SpanID == by[i].SpanID {
-				if set == anyFit || closeTo(by[i].Value, d, relTolerance) {
+			if i < len(by) && by[i].names(sp) {
+				if set == anyFit || by[i].sdk || closeTo(by[i].ex.Value, d, relTolerance) {
 					adj[i] = append(adj[i], si)
 				}
 				continue
@@ -173,6 +175,23 @@ func (j *Judge) adjacency(w *window, buckets []int, by []Exemplar, set candidate
 		}
 	}
 	return adj
+}
+
+// covering is the exemplar that covers a grown bucket; sdk: the point
+// arrived with it.
+type covering struct {
+	ex  Exemplar
+	sdk bool
+}
+
+func (c covering) names(sp *Span) bool {
+	return sp.TraceID == c.ex.TraceID && sp.SpanID == c.ex.SpanID
+}
+
+// given reports whether point m of s arrived with exemplar ex.
+func (j *Judge) given(s *Stream, m int, ex Exemplar) bool {
+	src := j.in.ByID(s.ID)
+	return src != nil && m < len(src.Points) && slices.Contains(src.Points[m].Exemplars, ex)
 }
 
 // slotsOf adds to d the slots where its candidates could give it an

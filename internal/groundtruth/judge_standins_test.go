@@ -98,6 +98,18 @@ func TestJudgeNeededStandIns(t *testing.T) {
 		// point 1's is needed: span 1 is point 0's exemplar.
 		assert.Equal(t, standInFigures{2, 1, 1}, figuresOf(rep.Metric(serverMetric)))
 	})
+	t.Run("a bucket the SDK's exemplar fills is not the processor's to fill", func(t *testing.T) {
+		// Bucket (0.005, 0.01] carries the SDK's exemplar of span 1 (7 ms);
+		// span 2 (5.5 ms) lies there too and stands in for (-inf, 0.005].
+		sc := base()
+		sc.spans = append(sc.spans, serverSpan(2, 6*time.Second, ms(5.5)))
+		sc.points[0].counts = []uint64{1, 1, 0, 0, 0, 0}
+		sc.points[0].given = []exSpec{{span: 1, value: 0.007}}
+		sc.points[0].attached = []exSpec{{span: 2, value: 0.005}}
+		rep := sc.judge()
+		require.Empty(t, rep.Findings)
+		assert.Equal(t, standInFigures{1, 1, 0}, figuresOf(rep.Metric(serverMetric)))
+	})
 	t.Run("invalid stand-ins are excess", func(t *testing.T) {
 		sc := standIn()
 		sc.spans[0].dur = ms(13) // 3 ms above the bucket: beyond otelhttp's skew
@@ -201,4 +213,27 @@ func chain() *scenario {
 	sc.points[0].counts = []uint64{1, 1, 0, 0, 0, 0}
 	sc.points[0].attached = []exSpec{{span: 1, value: 0.005}, {span: 2, value: 0.01}}
 	return sc
+}
+
+// TestJudgeInsideMatchable: the grown buckets spans of their own buckets
+// alone could fill, the most a processor attaching no stand-in could
+// cover.
+func TestJudgeInsideMatchable(t *testing.T) {
+	t.Run("a stand-in's bucket is not", func(t *testing.T) {
+		m := standIn().judge().Metric(serverMetric)
+		assert.Equal(t, []int{1, 1, 0}, []int{m.Matchable, m.Covered, m.InsideMatchable})
+	})
+	t.Run("a bucket the SDK's exemplar fills is, whatever its span's duration", func(t *testing.T) {
+		// The SDK's exemplar carries its metric's value (9.9 ms); its span
+		// lasted 10.1 ms and reached the collector after the point. The
+		// processor keeps it with any tolerance.
+		sc := base()
+		sc.spans[0].dur, sc.spans[0].tick = ms(10.1), 2
+		sc.points[0].given = []exSpec{{span: 1, value: 0.0099}}
+		sc.points[0].attached = nil
+		rep := sc.judge()
+		require.Empty(t, rep.Findings)
+		m := rep.Metric(serverMetric)
+		assert.Equal(t, []int{1, 1, 1, 0}, []int{m.Matchable, m.Covered, m.InsideMatchable, m.StandIns})
+	})
 }
