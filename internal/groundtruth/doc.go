@@ -29,9 +29,11 @@
 //     and the counts make it very likely the same request; one per bucket,
 //     one bucket per span, one window per request, never older than the
 //     bucket's last), and how many of the grown buckets the workload's
-//     delivered spans could honestly fill at once got one. It judges truth
-//     and coverage, never which of several honest candidates a processor
-//     prefers;
+//     delivered spans could honestly fill at once got one, how many spans
+//     of their own buckets alone could fill, and how many of the
+//     processor's stand-ins the spans it held forced (judge_standins.go).
+//     It judges truth, coverage and needless stand-ins, never which of
+//     several honest spans of a bucket's own a processor prefers;
 //   - how far an instrumentation's metric and span timers may disagree
 //     (skew.go), recorded SDK captures and when their batches reach a
 //     collector (capture.go).

@@ -66,6 +66,16 @@ type MetricReport struct {
 	// grew with a span of its own to take the bucket's one exemplar); a
 	// stand-in only on its own point. Covered: the matchable ones filled.
 	Grown, Filled, Matchable, Covered int
+	// InsideMatchable: as many grown buckets as spans of their own
+	// buckets alone could honestly fill at once, by the same matchings as
+	// Matchable without stand-ins: at best what a processor attaching no
+	// stand-in (exemplars.duration_tolerance 0) could cover.
+	InsideMatchable int
+	// NeededStandIns: of the processor's stand-ins, how many the workload
+	// forced. Per point, the fewest stand-ins with which the spans that
+	// had reached the collector by the point could fill as many of its
+	// buckets as the processor filled there (judge_standins.go).
+	NeededStandIns int
 	// Attached: exemplars the processor added; Invalid: those breaking a
 	// rule; StandIns: those whose value is not their span's own duration;
 	// Late: those whose span ended in an earlier window of the run;
@@ -81,6 +91,10 @@ type MetricReport struct {
 	// Unmatchable counts the grown buckets that are not matchable, by why.
 	Uncovered   []string
 	Unmatchable map[string]int
+	// Excess shows a few points that carry more stand-ins than needed.
+	Excess []string
+	// Exponential: a stream of the metric has exponential buckets.
+	Exponential bool
 }
 
 // maxExamples bounds the examples a report keeps per metric.
@@ -98,6 +112,8 @@ func (m *MetricReport) Add(o *MetricReport) {
 	m.Filled += o.Filled
 	m.Matchable += o.Matchable
 	m.Covered += o.Covered
+	m.InsideMatchable += o.InsideMatchable
+	m.NeededStandIns += o.NeededStandIns
 	m.Attached += o.Attached
 	m.Invalid += o.Invalid
 	m.StandIns += o.StandIns
@@ -110,6 +126,7 @@ func (m *MetricReport) Add(o *MetricReport) {
 	for why, n := range o.Unmatchable {
 		addCount(&m.Unmatchable, why, n)
 	}
+	m.Exponential = m.Exponential || o.Exponential
 }
 
 // Unmatched is how many grown buckets are not matchable.
@@ -117,6 +134,14 @@ func (m *MetricReport) Unmatched() int { return m.Grown - m.Matchable }
 
 // StandInShare is the share of attached exemplars that are stand-ins.
 func (m *MetricReport) StandInShare() float64 { return ratio(m.StandIns, m.Attached) }
+
+// ExcessStandIns is how many stand-ins the processor attached beyond those
+// the workload forced: where a span of the bucket's own could have served.
+func (m *MetricReport) ExcessStandIns() int { return m.StandIns - m.NeededStandIns }
+
+// ExcessShare is the share of attached exemplars that are excess
+// stand-ins.
+func (m *MetricReport) ExcessShare() float64 { return ratio(m.ExcessStandIns(), m.Attached) }
 
 func ratio(n, d int) float64 {
 	if d == 0 {
@@ -173,6 +198,17 @@ type Judge struct {
 	// placed records, per stream, the window (point) each span a valid
 	// exemplar names was observed in: one request is counted once.
 	placed map[*Stream]map[*Span]int
+	// attached lists, per stream, the exemplars the processor added.
+	attached map[*Stream][]attachedRef
+}
+
+// attachedRef is exemplar i of point k the processor added, judged as
+// naming span sp (nil: none) observed in point jk's window, a stand-in or
+// not.
+type attachedRef struct {
+	k, i, jk int
+	sp       *Span
+	standIn  bool
 }
 
 type exemplarRef struct {
@@ -186,7 +222,7 @@ func NewJudge(spans *Spans, in, out *Streams, skews Skews) *Judge {
 	return &Judge{
 		spans: spans, in: in, out: out, skews: skews,
 		joined: map[*Stream][]*Span{}, windows: map[windowKey]*window{}, invalid: map[exemplarRef]bool{},
-		placed: map[*Stream]map[*Span]int{},
+		placed: map[*Stream]map[*Span]int{}, attached: map[*Stream][]attachedRef{},
 	}
 }
 
@@ -257,6 +293,7 @@ func (j *Judge) judgeStream(rep *Report, s *Stream) {
 				fs = j.place(s, k, ex, v)
 			}
 			mr.count(v)
+			j.attached[s] = append(j.attached[s], attachedRef{k: k, i: i, jk: v.jk, sp: v.sp, standIn: v.standIn})
 			if len(fs) > 0 || j.invalid[exemplarRef{s, k, i}] {
 				mr.Invalid++
 				j.invalid[exemplarRef{s, k, i}] = true

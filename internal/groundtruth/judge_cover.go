@@ -31,27 +31,32 @@ type demand struct {
 // slot is bucket b of point m: it carries one exemplar.
 type slot struct{ m, b int }
 
+// candidateSet says which of a window's candidates a matching may use.
+type candidateSet uint8
+
+const (
+	// anyFit: a span of the bucket's own or a stand-in.
+	anyFit candidateSet = iota
+	// ownOnly: only spans whose own duration lies in the bucket.
+	ownOnly
+)
+
 // coverage counts, over the points of s, the grown buckets, those filled,
-// those matchable and those covered.
+// those matchable and those covered; and how many of them spans of their
+// own buckets alone could fill (InsideMatchable).
 func (j *Judge) coverage(mr *MetricReport, s *Stream) {
 	var ds []demand
-	for k := range s.Points {
-		ds = append(ds, j.pointDemands(mr, s, k)...)
-	}
-	// Covered demands first: a maximum matching keeps every demand it has
-	// matched, so it holds as many covered ones as any can.
-	sort.SliceStable(ds, func(a, b int) bool { return ds[a].covered && !ds[b].covered })
-	index := map[slot]int{}
-	adj := make([][]int, len(ds))
-	for i, d := range ds {
-		for _, sl := range d.slots {
-			if _, ok := index[sl]; !ok {
-				index[sl] = len(index)
-			}
-			adj[i] = append(adj[i], index[sl])
+	for k, p := range s.Points {
+		mr.Exponential = mr.Exponential || p.Layout.Exponential()
+		pm := j.pointDemands(s, k, anyFit)
+		mr.Grown += pm.grown
+		mr.Filled += pm.filled
+		for _, why := range pm.unmatched {
+			addCount(&mr.Unmatchable, why, 1)
 		}
+		ds = append(ds, pm.demands...)
 	}
-	for i, ok := range maxMatching(adj) {
+	for i, ok := range slotMatching(ds) {
 		d := ds[i]
 		switch {
 		case !ok:
@@ -64,57 +69,104 @@ func (j *Judge) coverage(mr *MetricReport, s *Stream) {
 			j.uncovered(mr, j.windowOf(s, d.k), d.b, d.cands)
 		}
 	}
+	var own []demand
+	for k := range s.Points {
+		own = append(own, j.pointDemands(s, k, ownOnly).demands...)
+	}
+	for _, ok := range slotMatching(own) {
+		if ok {
+			mr.InsideMatchable++
+		}
+	}
+	mr.NeededStandIns += j.neededStandIns(mr, s)
 }
 
-// pointDemands counts point k's grown and filled buckets, matches them to
-// the candidates of its window (covered buckets first), counts those left
-// without one as unmatchable, and returns the others as demands.
-func (j *Judge) pointDemands(mr *MetricReport, s *Stream, k int) []demand {
+// slotMatching matches demands to the slots where they could get their
+// exemplar, covered ones first: a maximum matching keeps every demand it
+// has matched, so it holds as many covered ones as any can. It sorts ds
+// so (covered first, stable) and reports which of them are matched.
+func slotMatching(ds []demand) []bool {
+	sort.SliceStable(ds, func(a, b int) bool { return ds[a].covered && !ds[b].covered })
+	index := map[slot]int{}
+	adj := make([][]int, len(ds))
+	for i, d := range ds {
+		for _, sl := range d.slots {
+			if _, ok := index[sl]; !ok {
+				index[sl] = len(index)
+			}
+			adj[i] = append(adj[i], index[sl])
+		}
+	}
+	return maxMatching(adj)
+}
+
+// pointMatch is what one point's matching found: its grown and filled
+// buckets, why those left without a span are, and the others as demands.
+type pointMatch struct {
+	grown, filled int
+	unmatched     []string
+	demands       []demand
+}
+
+// pointDemands matches point k's grown buckets to the candidates of its
+// window that set allows (covered buckets first).
+func (j *Judge) pointDemands(s *Stream, k int, set candidateSet) pointMatch {
 	w := j.windowOf(s, k)
+	var pm pointMatch
 	var covered, open []int
-	var by []Exemplar
+	var by []covering
 	var at []int
 	for b := range s.Points[k].Counts {
 		if !s.Grown(k, b) {
 			continue
 		}
-		mr.Grown++
+		pm.grown++
 		if ex, m, ok := j.coveredBy(s, k, b); ok {
-			mr.Filled++
-			covered, by, at = append(covered, b), append(by, ex), append(at, m)
+			pm.filled++
+			covered, at = append(covered, b), append(at, m)
+			by = append(by, covering{ex: ex, sdk: j.given(s, m, ex)})
 		} else {
 			open = append(open, b)
 		}
 	}
 	buckets := slices.Concat(covered, open)
-	adj := j.adjacency(w, buckets, by)
-	var ds []demand
+	adj := j.adjacency(w, buckets, by, set)
 	for i, ok := range maxMatching(adj) {
 		if !ok {
-			addCount(&mr.Unmatchable, j.whyUnmatchable(w, buckets[i]), 1)
+			pm.unmatched = append(pm.unmatched, j.whyUnmatchable(w, buckets[i]))
 			continue
 		}
 		d := demand{k: k, b: buckets[i], covered: i < len(covered), cands: adj[i]}
 		if d.covered {
 			d.slots = []slot{{at[i], s.BucketAt(at[i], k, d.b)}}
 		}
-		ds = append(ds, j.slotsOf(w, d))
+		pm.demands = append(pm.demands, j.slotsOf(w, d))
 	}
-	return ds
+	return pm
 }
 
 // adjacency lists, per bucket, the candidates of point w (by index) that
 // could honestly fill it, but for spans a valid exemplar placed in another
 // window (one request is counted once); the first len(by) buckets are
 // covered, by those exemplars, whose span could fill them whatever the
-// model of arrival says (a valid exemplar shows it).
-func (j *Judge) adjacency(w *window, buckets []int, by []Exemplar) [][]int {
+// model of arrival says (a valid exemplar shows it). With ownOnly, only
+// spans whose duration lies in the bucket, and a covering span where the
+// exemplar is the SDK's (kept whatever the processor's tolerance) or its
+// value is the span's duration (after an exponential downscale, a span of
+// a finer neighbour is the coarser bucket's own).
+func (j *Judge) adjacency(w *window, buckets []int, by []covering, set candidateSet) [][]int {
 	cands := w.candidates()
 	adj := make([][]int, len(buckets))
 	for i, b := range buckets {
 		for si, sp := range cands {
-			if i < len(by) && sp.TraceID == by[i].TraceID && sp.SpanID == by[i].SpanID {
-				adj[i] = append(adj[i], si)
+			d := sp.Value(w.s.UnitNanos)
+			if i < len(by) && by[i].names(sp) {
+				if set == anyFit || by[i].sdk || closeTo(by[i].ex.Value, d, relTolerance) {
+					adj[i] = append(adj[i], si)
+				}
+				continue
+			}
+			if set == ownOnly && w.s.Points[w.k].Layout.Of(d) != b {
 				continue
 			}
 			if at, ok := j.placed[w.s][sp]; (!ok || at == w.k) && j.canFill(w, b, sp) {
@@ -123,6 +175,23 @@ func (j *Judge) adjacency(w *window, buckets []int, by []Exemplar) [][]int {
 		}
 	}
 	return adj
+}
+
+// covering is the exemplar that covers a grown bucket; sdk: the point
+// arrived with it.
+type covering struct {
+	ex  Exemplar
+	sdk bool
+}
+
+func (c covering) names(sp *Span) bool {
+	return sp.TraceID == c.ex.TraceID && sp.SpanID == c.ex.SpanID
+}
+
+// given reports whether point m of s arrived with exemplar ex.
+func (j *Judge) given(s *Stream, m int, ex Exemplar) bool {
+	src := j.in.ByID(s.ID)
+	return src != nil && m < len(src.Points) && slices.Contains(src.Points[m].Exemplars, ex)
 }
 
 // slotsOf adds to d the slots where its candidates could give it an

@@ -310,6 +310,17 @@ func TestJudgeOwedAcrossADownscale(t *testing.T) {
 		m := rep.Metric(serverMetric)
 		assert.Equal(t, []int{1, 1}, []int{m.Late, m.Owed})
 	})
+	t.Run("a late span of the coarser bucket's own is no stand-in", func(t *testing.T) {
+		// Without span 3, only span 2 (in -29 at scale 2, in -15 its own
+		// duration) covers -30's growth: in-bucket, as a processor with
+		// duration_tolerance 0 could.
+		s := sc(false)
+		s.spans = s.spans[:2]
+		rep := s.judge()
+		require.Empty(t, rep.Findings)
+		m := rep.Metric(serverMetric)
+		assert.Equal(t, []int{2, 2, 0}, []int{m.Covered, m.InsideMatchable, m.StandIns})
+	})
 	t.Run("invalid: both had one", func(t *testing.T) {
 		assertRule(t, sc(true).judge(), groundtruth.RuleLate)
 	})
