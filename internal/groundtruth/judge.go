@@ -33,7 +33,7 @@ const (
 	RuleBackwards   = "backwards"      // older than an earlier exemplar of its bucket
 	RulePerBucket   = "per-bucket"     // more than one exemplar on a bucket
 	RulePerSpan     = "per-span"       // one span explains several buckets of a point
-	RuleOneWindow   = "one-window"     // one span is the exemplar of two windows of a stream
+	RuleOneWindow   = "one-window"     // one span is the exemplar of two windows, or two buckets, of a stream
 	RuleKept        = "sdk-kept"       // an SDK exemplar naming a span was dropped
 	RulePoints      = "points"         // the stream's points changed
 )
@@ -196,8 +196,9 @@ type Judge struct {
 	// invalid marks the processor's exemplars that broke a rule.
 	invalid map[exemplarRef]bool
 	// placed records, per stream, the window (point) each span a valid
-	// exemplar names was observed in: one request is counted once.
-	placed map[*Stream]map[*Span]int
+	// exemplar names was observed in, and the bucket it was counted in:
+	// one request is counted once, in one bucket.
+	placed map[*Stream]map[*Span]spanPlace
 	// attached lists, per stream, the exemplars the processor added.
 	attached map[*Stream][]attachedRef
 }
@@ -222,7 +223,7 @@ func NewJudge(spans *Spans, in, out *Streams, skews Skews) *Judge {
 	return &Judge{
 		spans: spans, in: in, out: out, skews: skews,
 		joined: map[*Stream][]*Span{}, windows: map[windowKey]*window{}, invalid: map[exemplarRef]bool{},
-		placed: map[*Stream]map[*Span]int{}, attached: map[*Stream][]attachedRef{},
+		placed: map[*Stream]map[*Span]spanPlace{}, attached: map[*Stream][]attachedRef{},
 	}
 }
 
@@ -314,19 +315,40 @@ func (j *Judge) judgeStream(rep *Report, s *Stream) {
 	}
 }
 
-// place records the window a valid exemplar's span was observed in, or
-// finds it observed in another window already.
+// spanPlace is where a valid exemplar put its span's request: the window
+// of point jk, bucket (lo, hi].
+type spanPlace struct {
+	jk     int
+	lo, hi float64
+}
+
+// apart reports whether bucket (lo, hi] shares no value with p's bucket
+// (buckets of an exponential stream that changed scale may nest).
+func (p spanPlace) apart(lo, hi float64) bool { return hi <= p.lo || p.hi <= lo }
+
+// place records the window and bucket a valid exemplar's span was
+// observed in, or finds it placed in another window or, for the same
+// window, in another bucket already: a request is counted once. A stand-in
+// and, on a later point, the same span as its own bucket's late exemplar
+// would count it twice.
 func (j *Judge) place(s *Stream, k int, ex Exemplar, v verdict) []Finding {
 	if v.sp == nil || v.jk < 0 {
 		return nil
 	}
 	if j.placed[s] == nil {
-		j.placed[s] = map[*Span]int{}
+		j.placed[s] = map[*Span]spanPlace{}
 	}
-	if prev, ok := j.placed[s][v.sp]; ok && prev != v.jk {
-		return []Finding{finding(s, k, ex, RuleOneWindow, fmt.Sprintf("the exemplar places the span's request in point %d's window; an earlier exemplar placed it in point %d's: a request is counted once", v.jk, prev))}
+	lo, hi := s.Points[k].Layout.Range(ex.Bucket)
+	prev, ok := j.placed[s][v.sp]
+	switch {
+	case ok && prev.jk != v.jk:
+		return []Finding{finding(s, k, ex, RuleOneWindow, fmt.Sprintf("the exemplar places the span's request in point %d's window; an earlier exemplar placed it in point %d's: a request is counted once", v.jk, prev.jk))}
+	case ok && prev.apart(lo, hi):
+		return []Finding{finding(s, k, ex, RuleOneWindow, fmt.Sprintf("the exemplar places the span's request in bucket (%g, %g]; an earlier exemplar placed it in (%g, %g] of the same window: a request is counted once", lo, hi, prev.lo, prev.hi))}
 	}
-	j.placed[s][v.sp] = v.jk
+	if !ok {
+		j.placed[s][v.sp] = spanPlace{jk: v.jk, lo: lo, hi: hi}
+	}
 	return nil
 }
 

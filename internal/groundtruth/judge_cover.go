@@ -169,12 +169,30 @@ func (j *Judge) adjacency(w *window, buckets []int, by []covering, set candidate
 			if set == ownOnly && w.s.Points[w.k].Layout.Of(d) != b {
 				continue
 			}
-			if at, ok := j.placed[w.s][sp]; (!ok || at == w.k) && j.canFill(w, b, sp) {
+			if j.free(w, b, sp, set) && j.canFill(w, b, sp) {
 				adj[i] = append(adj[i], si)
 			}
 		}
 	}
 	return adj
+}
+
+// free reports whether sp may still explain bucket b of window w: no valid
+// exemplar placed its request in another window or, but for the in-bucket
+// limit (what duration_tolerance 0 could reach, stand-ins or not), in
+// another bucket.
+func (j *Judge) free(w *window, b int, sp *Span, set candidateSet) bool {
+	at, ok := j.placed[w.s][sp]
+	switch {
+	case !ok:
+		return true
+	case at.jk != w.k:
+		return false
+	case set == ownOnly:
+		return true
+	}
+	lo, hi := w.s.Points[w.k].Layout.Range(b)
+	return !at.apart(lo, hi)
 }
 
 // covering is the exemplar that covers a grown bucket; sdk: the point

@@ -273,6 +273,22 @@ func TestJudgeOneWindowPerRequest(t *testing.T) {
 	t.Run("invalid: straddling one point, fresh on the next", func(t *testing.T) {
 		assertRule(t, twice().judge(), groundtruth.RuleOneWindow)
 	})
+	t.Run("invalid: a stand-in named again for its own owed bucket", func(t *testing.T) {
+		// Point 0 placed span 1 (10.2 ms) in (0.005, 0.01] as a stand-in;
+		// point 1 names it for its own bucket's growth of window 0, still
+		// owed: the same request would be counted in two buckets.
+		sc := ownSpanUsedBefore()
+		sc.points[1].attached = []exSpec{{span: 1, value: 0.0102}}
+		rep := sc.judge()
+		require.Len(t, rep.Findings, 1, "%v", rep.Findings)
+		assert.Equal(t, groundtruth.RuleOneWindow, rep.Findings[0].Rule)
+		assert.Contains(t, rep.Findings[0].Detail, "bucket")
+	})
+	t.Run("valid: the owed bucket's other span", func(t *testing.T) {
+		sc := ownSpanUsedBefore()
+		sc.points[1].attached = []exSpec{{span: 3, value: 0.0104}}
+		require.Empty(t, sc.judge().Findings)
+	})
 	t.Run("a span placed in one window is no candidate of another", func(t *testing.T) {
 		sc := twice()
 		sc.points[1].attached = nil

@@ -261,7 +261,7 @@ func (j *Judge) lateEdges(g *fillGraph) {
 // request in a window of s other than point k's.
 func (j *Judge) placedElsewhere(s *Stream, sp *Span, k int) bool {
 	at, ok := j.placed[s][sp]
-	return ok && at != k
+	return ok && at.jk != k
 }
 
 // lastExemplars returns the newest exemplar timestamp of each bucket of s
