@@ -276,7 +276,8 @@ func (c *collector) read() bool {
 // reachable tells from a list's head alone whether it can hold a candidate:
 // some span must end inside the window and after the bucket's last exemplar,
 // and, in a continuing window, spans that ended by the previous point count
-// only if they arrived after it.
+// only if they arrived after it, or, for a bucket owed an exemplar, ended
+// in its owed intervals (whenever they arrived).
 func (c *collector) reachable(it *spanindex.Iter, want int) bool {
 	w := &c.pl.w
 	maxEnd := it.MaxEnd()
@@ -286,7 +287,8 @@ func (c *collector) reachable(it *spanindex.Iter, want int) bool {
 	if head := it.HeadSeq(); head < w.seqFloor {
 		return false
 	} else if w.continuing && maxEnd <= w.prevTime && head < w.prevSeq {
-		return false
+		owed := want >= 0 && c.pl.prev[want].Owed != 0 && maxEnd > c.pl.owedFrom
+		return owed
 	}
 	return true
 }

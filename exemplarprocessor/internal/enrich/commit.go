@@ -4,6 +4,8 @@
 package enrich // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/enrich"
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/streams"
@@ -19,14 +21,15 @@ type commitInput struct {
 	nextSeq uint64
 	// lateWindow bounds the intervals remembered for late spans.
 	lateWindow time.Duration
-	// scratch holds the new recent times and the spans that straddled this
-	// point until the stream state copies them.
+	// scratch holds the new recent times and the used spans until the
+	// stream state copies them.
 	scratch *commitScratch
 }
 
 // commitScratch is the commit's reusable memory.
 type commitScratch struct {
-	times, straddled []uint64
+	times []uint64
+	used  []streams.Used
 }
 
 // committed counts what the commit found unfilled.
@@ -46,7 +49,6 @@ func commit(st *streams.State, in commitInput, out []streams.Bucket) committed {
 	p, pl := in.p, in.pl
 	sc := in.scratch
 	sc.times = nextTimes(in, sc.times[:0])
-	sc.straddled = sc.straddled[:0]
 	var n committed
 	for b := range out {
 		c := in.best[b]
@@ -64,17 +66,70 @@ func commit(st *streams.State, in commitInput, out []streams.Bucket) committed {
 			}
 		}
 	}
-	for _, c := range in.best {
-		if c.ok && c.ts == p.Time && c.ref.End > p.Time {
-			sc.straddled = append(sc.straddled, c.ref.Seq)
-		}
-	}
+	sc.used = usedAfter(in, out, sc.times, sc.used[:0])
 	st.Remember(streams.Previous{
 		Start: p.Start, Time: p.Time, Seq: in.nextSeq,
 		Count: p.Count, Sum: p.Sum,
-		Layout: p.StreamLayout, Times: sc.times, Straddled: sc.straddled,
+		Layout: p.StreamLayout, Times: sc.times, Used: sc.used,
 	}, out)
 	return n
+}
+
+// usedAfter returns the spans the stream remembers as used after this
+// point (streams.Previous.Used): its exemplars that ended after it (they
+// took its time and must not serve the next point), and, of the earlier
+// ones and this point's, those that ended in an interval some bucket is
+// still owed an exemplar for, or just after one (a late span that ended
+// just after an owed interval's point may fill it with that point's time).
+// Past streams.MaxUsed the oldest go, and with them every debt they could
+// serve.
+func usedAfter(in commitInput, out []streams.Bucket, times []uint64, used []streams.Used) []streams.Used {
+	var owed uint32
+	for b := range out {
+		owed |= out[b].Owed
+	}
+	keep := func(end uint64) bool {
+		if end > in.p.Time {
+			return true
+		}
+		j := intervalOf(times, end)
+		return j >= 0 && (owed>>j)&3 != 0 // bit j: inside; bit j+1: just after
+	}
+	for _, u := range in.pl.used {
+		if keep(u.End) {
+			used = append(used, u)
+		}
+	}
+	for _, c := range in.best {
+		if c.ok && keep(c.ref.End) {
+			used = append(used, streams.Used{Seq: c.ref.Seq, End: c.ref.End})
+		}
+	}
+	if len(used) > streams.MaxUsed {
+		used = letUsedGo(in.p.Time, out, times, used)
+	}
+	return used
+}
+
+// letUsedGo keeps of used every span that ended after the point and the
+// streams.MaxUsed latest others, and settles the debts the others could
+// serve: every interval from the newest one let go back.
+func letUsedGo(now uint64, out []streams.Bucket, times []uint64, used []streams.Used) []streams.Used {
+	slices.SortFunc(used, func(a, b streams.Used) int { return cmp.Compare(b.End, a.End) })
+	after := 0
+	for after < len(used) && used[after].End > now {
+		after++
+	}
+	limit := after + streams.MaxUsed
+	if len(used) <= limit {
+		return used
+	}
+	if j := intervalOf(times, used[limit].End); j >= 0 {
+		for b := range out {
+			out[b].Owed &= 1<<j - 1
+		}
+	}
+	return used[:limit]
 }
 
 // owedAfter is bucket b's owed intervals after this point, numbered in the
@@ -113,9 +168,12 @@ func owedAfter(in commitInput, b, n int) uint32 {
 
 // interval returns the index in pl.times of the interval containing t, or
 // -1.
-func (pl *plan) interval(t uint64) int {
-	for i := 0; i+1 < len(pl.times); i++ {
-		if t > pl.times[i+1] && t <= pl.times[i] {
+func (pl *plan) interval(t uint64) int { return intervalOf(pl.times, t) }
+
+// intervalOf returns i such that t lies in (times[i+1], times[i]], or -1.
+func intervalOf(times []uint64, t uint64) int {
+	for i := 0; i+1 < len(times); i++ {
+		if t > times[i+1] && t <= times[i] {
 			return i
 		}
 	}

@@ -19,7 +19,7 @@ import (
 func (c *collector) eligible(ref *spanindex.Ref, b int) rank {
 	w, prev := &c.pl.w, &c.pl.prev[b]
 	end := ref.End
-	if end <= prev.LastExemplar || end <= w.start || end > w.end || c.pl.wasStraddled(ref.Seq) {
+	if end <= prev.LastExemplar || end <= w.start || end > w.end || c.pl.wasUsed(ref.Seq) {
 		return rankNone
 	}
 	if !w.continuing {
@@ -167,7 +167,7 @@ func (c *collector) straddles(ref *spanindex.Ref, b int) (uint64, rank) {
 	w, prev := &c.pl.w, &c.pl.prev[b]
 	tol := uint64(c.params.ToleranceTime.Nanoseconds())
 	end := ref.End
-	if c.pl.wasStraddled(ref.Seq) {
+	if c.pl.wasUsed(ref.Seq) {
 		return 0, rankNone
 	}
 	if w.continuing && !c.pl.grown[b] {

@@ -45,9 +45,9 @@ type plan struct {
 	// times are the stream's recent point times (streams.Previous.Times):
 	// prev[b].Owed's bit i is the interval (times[i+1], times[i]].
 	times []uint64
-	// straddled are the spans that were the previous point's exemplars
-	// with its time: they serve no bucket of this point.
-	straddled []uint64
+	// used are spans that were the stream's exemplars and could otherwise
+	// be candidates again (streams.Previous.Used): they serve no bucket.
+	used []streams.Used
 	// owedFrom is the start of the oldest interval some bucket is owed an
 	// exemplar for (0: none): spans that arrived since then may fill it.
 	owedFrom uint64
@@ -69,7 +69,7 @@ func choose(p *Point, st *streams.State, params *Params, s *scratch) (plan, Reas
 	compatible, downscaled := false, false
 	if known {
 		compatible, downscaled = mapPrevious(pl.prev, prev.Layout, prevBuckets, p)
-		pl.straddled = prev.Straddled
+		pl.used = prev.Used
 	}
 	if p.Cumulative && compatible && prev.Start == p.Start {
 		switch {
@@ -142,11 +142,11 @@ func (pl *plan) owedAt(b int, t uint64) bool {
 	return false
 }
 
-// wasStraddled reports whether span seq was an exemplar of the previous
-// point with that point's time.
-func (pl *plan) wasStraddled(seq uint64) bool {
-	for _, s := range pl.straddled {
-		if s == seq {
+// wasUsed reports whether span seq was one of the stream's exemplars that
+// it remembers (streams.Previous.Used).
+func (pl *plan) wasUsed(seq uint64) bool {
+	for _, u := range pl.used {
+		if u.Seq == seq {
 			return true
 		}
 	}

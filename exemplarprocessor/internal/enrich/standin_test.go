@@ -162,3 +162,29 @@ func TestStandInNearestFirst(t *testing.T) {
 	f.enrich(p, 11*sec)
 	assert.Equal(t, map[int]uint64{1: 2}, byBucket(p))
 }
+
+// A request is counted in one bucket: a span the stream already named
+// serves no bucket again. Bucket (10, 11] ms is owed an exemplar for point
+// 0's interval, whose span (1) arrives late; on point 1 it grew again, by
+// one, with two spans of its own (2 and 3), and (≤10] counted one request
+// with no span. The late span serves the older interval, span 2 stands in
+// for (≤10] (its bucket holds two spans for one request), and (10, 11] is
+// owed point 1's interval in turn: point 2 serves it with span 3, although
+// span 2 ended first and arrived as early.
+func TestAUsedSpanServesNoOwedInterval(t *testing.T) {
+	bounds := []float64{10, 11, 12}
+	f := newFixture(t).tolerant(defaultTolerance)
+	p0 := explicitWith(bounds, true, 0, 10*sec, 0, 1, 0, 0)
+	f.enrich(p0, 11*sec)
+	require.Empty(t, byBucket(p0), "its span is not there yet")
+
+	f.add(sp{n: 1, end: 8 * sec, dur: 10500 * usec, arrive: 12 * sec},
+		sp{n: 2, end: 13 * sec, dur: 10200 * usec}, sp{n: 3, end: 15 * sec, dur: 10900 * usec})
+	p1 := explicitWith(bounds, true, 0, 20*sec, 1, 2, 0, 0)
+	f.enrich(p1, 21*sec)
+	require.Equal(t, map[int]uint64{0: 2, 1: 1}, byBucket(p1), "the owed interval first, a stand-in for (≤10]")
+
+	p2 := explicitWith(bounds, true, 0, 30*sec, 1, 2, 0, 0)
+	f.enrich(p2, 31*sec)
+	assert.Equal(t, map[int]uint64{1: 3}, byBucket(p2), "the newer interval, by the span not named yet")
+}

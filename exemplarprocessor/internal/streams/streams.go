@@ -23,6 +23,14 @@ import (
 // late spans of: a minute of 2-second exports.
 const MaxOwed = 32
 
+// MaxUsed bounds Previous.Used: a stream that would need more lets its
+// oldest debts go instead.
+const MaxUsed = 64
+
+// Used is a span that was one of the stream's exemplars: Seq is its index
+// sequence number, End its end time (Unix ns).
+type Used struct{ Seq, End uint64 }
+
 // Bucket is what a stream remembers per bucket.
 type Bucket struct {
 	// Count is the cumulative count at the previous point.
@@ -62,10 +70,13 @@ type Previous struct {
 	// Time), then the start of the oldest interval: interval i is
 	// (Times[i+1], Times[i]]. Read-only; empty for delta streams.
 	Times []uint64
-	// Straddled are the spans (by index sequence number) that ended just
-	// after the previous point and were its exemplars with its time: they
-	// were counted there and serve no later point. Read-only.
-	Straddled []uint64
+	// Used are spans that were the stream's exemplars and may otherwise
+	// be candidates again: those that ended just after the previous point
+	// and took its time (counted there), and those that ended in, or just
+	// after, an interval some bucket is still owed an exemplar for. Each
+	// names a request counted already: it serves no bucket again.
+	// Read-only.
+	Used []Used
 }
 
 // Groups is the span index's join groups a stream's key resolved to, valid
@@ -79,12 +90,12 @@ type Groups struct {
 
 // State is the remembered state of one stream.
 type State struct {
-	prev      Previous
-	times     []uint64
-	straddled []uint64
-	buckets   []Bucket
-	known     bool
-	groups    Groups
+	prev    Previous
+	times   []uint64
+	used    []Used
+	buckets []Bucket
+	known   bool
+	groups  Groups
 
 	lastSeen time.Time
 }
@@ -99,8 +110,8 @@ func (s *State) Previous() (Previous, []Bucket, bool) {
 // p.Times are copied.
 func (s *State) Remember(p Previous, buckets []Bucket) {
 	s.times = append(s.times[:0], p.Times...)
-	s.straddled = append(s.straddled[:0], p.Straddled...)
-	p.Times, p.Straddled = s.times, s.straddled
+	s.used = append(s.used[:0], p.Used...)
+	p.Times, p.Used = s.times, s.used
 	s.prev, s.known = p, true
 	if cap(s.buckets) > 2*len(buckets) && cap(s.buckets) > 64 {
 		// A stream whose layout shrank gives the larger array back.
