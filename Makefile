@@ -26,8 +26,8 @@ $(BINARY): builder-config.yaml go.mod go.sum $(shell find exemplarprocessor -nam
 run: build
 	./$(BINARY) --config=$(CONFIG)
 
-## test: unit tests with -race, generated-code check, config validation, end-to-end tests
-test: check-generated unit validate-configs e2e
+## test: unit tests with -race, generated-code and go.mod checks, config validation, end-to-end tests
+test: check-generated check-tidy unit validate-configs e2e
 
 unit:
 	$(GO) test -race -count=1 ./...
@@ -35,6 +35,11 @@ unit:
 ## check-generated: fail when mdatagen output is stale
 check-generated:
 	@scripts/check-generated.sh
+
+## check-tidy: fail when go.mod or go.sum would change under go mod tidy
+.PHONY: check-tidy
+check-tidy:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 ## validate-configs: the built binary validates every collector config in the repository
 validate-configs: build
