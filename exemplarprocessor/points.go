@@ -108,6 +108,10 @@ func (v *pointView) exponential(dp pmetric.ExponentialHistogramDataPoint, cumula
 	return &v.pt, viewed
 }
 
+// release drops the view's reference to the last point's pdata: the
+// processor keeps none after Consume returns.
+func (v *pointView) release() { v.pt = enrich.Point{} }
+
 // histogramPoint is what explicit and exponential histogram data points share.
 type histogramPoint interface {
 	StartTimestamp() pcommon.Timestamp

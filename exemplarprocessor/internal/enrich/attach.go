@@ -41,6 +41,9 @@ func (a *attacher) attach(p *Point, best []candidate, target []bool, kept int, r
 		a.chosen = a.chosen[:room]
 		sort.Ints(a.chosen)
 	}
+	// One allocation for the point's new exemplars, not one per doubling:
+	// a received point's slice is usually empty.
+	p.Exemplars.EnsureCapacity(p.Exemplars.Len() + len(a.chosen))
 	for _, b := range a.chosen {
 		c := &best[b]
 		a.r.LoadIDs(&c.ref)

@@ -33,9 +33,7 @@ type Enricher struct {
 
 // scratch is every stage's reusable memory.
 type scratch struct {
-	prev   []streams.Bucket
-	grown  []bool
-	target []bool
+	pl     plan
 	out    []streams.Bucket
 	commit commitScratch
 	cs     candidates
@@ -63,9 +61,9 @@ func (e *Enricher) Enrich(in *Input) Result {
 		res.Reason = reason
 		return res
 	}
-	e.s.x.read(p, &pl, params, danglingCheck{r: e.r, now: e.now}, &res)
+	e.s.x.read(p, pl, params, danglingCheck{r: e.r, now: e.now}, &res)
 
-	c := e.collector(p, &pl, in)
+	c := e.collector(p, pl, in)
 	if anyTarget(pl.target) {
 		for i := range in.Exact {
 			c.considerExact(&in.Exact[i], pl.obs, &res)
@@ -75,14 +73,14 @@ func (e *Enricher) Enrich(in *Input) Result {
 	m := e.matching(c, len(pl.target))
 	m.assign(pl.target)
 
-	e.s.x.settle(p, &pl, m.best, &res)
+	e.s.x.settle(p, pl, m.best, &res)
 	e.s.a.r, e.s.a.params = e.r, params
 	attached := e.s.a.attach(p, m.best, pl.target, e.s.x.kept, &res)
 	e.s.x.remove(p, m.best, &res)
 
 	e.s.out = resize(e.s.out, len(pl.target))
 	n := commit(in.Stream, commitInput{
-		p: p, pl: &pl, best: m.best, nextSeq: e.r.NextSeq(), lateWindow: params.LateWindow,
+		p: p, pl: pl, best: m.best, nextSeq: e.r.NextSeq(), lateWindow: params.LateWindow,
 		scratch: &e.s.commit,
 	}, e.s.out)
 	res.Unfilled = n.grown

@@ -53,17 +53,19 @@ type plan struct {
 	owedFrom uint64
 }
 
-// choose compares p with the stream's previous point. It returns the plan,
-// or a reason when the point needs no work at all (unchanged, out of order).
-func choose(p *Point, st *streams.State, params *Params, s *scratch) (plan, Reason) {
+// choose compares p with the stream's previous point. It returns the plan
+// (kept in s, so the stages that share it do not move it to the heap per
+// point), or a reason when the point needs no work at all (unchanged, out
+// of order).
+func choose(p *Point, st *streams.State, params *Params, s *scratch) (*plan, Reason) {
 	n := p.Layout.Len()
-	pl := plan{
+	s.pl = plan{
 		w:      window{start: p.Start, end: p.Time},
-		prev:   resize(s.prev, n),
-		grown:  resize(s.grown, n),
-		target: resize(s.target, n),
+		prev:   resize(s.pl.prev, n),
+		grown:  resize(s.pl.grown, n),
+		target: resize(s.pl.target, n),
 	}
-	s.prev, s.grown, s.target = pl.prev, pl.grown, pl.target
+	pl := &s.pl
 
 	prev, prevBuckets, known := st.Previous()
 	compatible, downscaled := false, false
