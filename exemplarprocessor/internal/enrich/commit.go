@@ -42,14 +42,14 @@ type committed struct {
 // that interval: a late span that ended in it may fill the bucket on a
 // later point, oldest interval first, within the late window. Filling an
 // interval settles it and every older one (timestamps never go back).
-func commit(st *streams.State, in commitInput, out []streams.Bucket) committed {
+func commit(st *streams.State, in *commitInput, out []streams.Bucket) committed {
 	p, pl := in.p, in.pl
 	sc := in.scratch
 	sc.times = nextTimes(in, sc.times[:0])
 	sc.straddled = sc.straddled[:0]
 	var n committed
 	for b := range out {
-		c := in.best[b]
+		c := &in.best[b]
 		// The span's own end, even when the exemplar took a point's time:
 		// a span that straddled this point must not serve the next one.
 		last := pl.prev[b].LastExemplar
@@ -63,8 +63,6 @@ func commit(st *streams.State, in commitInput, out []streams.Bucket) committed {
 				n.grown++
 			}
 		}
-	}
-	for _, c := range in.best {
 		if c.ok && c.ts == p.Time && c.ref.End > p.Time {
 			sc.straddled = append(sc.straddled, c.ref.Seq)
 		}
@@ -80,8 +78,8 @@ func commit(st *streams.State, in commitInput, out []streams.Bucket) committed {
 // owedAfter is bucket b's owed intervals after this point, numbered in the
 // new times (bit 0: this point's interval), among intervals of at most
 // n.
-func owedAfter(in commitInput, b, n int) uint32 {
-	p, pl, c := in.p, in.pl, in.best[b]
+func owedAfter(in *commitInput, b, n int) uint32 {
+	p, pl, c := in.p, in.pl, &in.best[b]
 	if !p.Cumulative || n <= 0 {
 		return 0
 	}
@@ -125,7 +123,7 @@ func (pl *plan) interval(t uint64) int {
 // nextTimes are the stream's recent point times after this point, newest
 // first, then the start of the oldest interval: as many as the late window
 // and streams.MaxOwed keep useful. Delta streams keep none.
-func nextTimes(in commitInput, times []uint64) []uint64 {
+func nextTimes(in *commitInput, times []uint64) []uint64 {
 	p, pl := in.p, in.pl
 	if !p.Cumulative {
 		return times

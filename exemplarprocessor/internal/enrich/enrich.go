@@ -79,7 +79,7 @@ func (e *Enricher) Enrich(in *Input) Result {
 	e.s.x.remove(p, m.best, &res)
 
 	e.s.out = resize(e.s.out, len(pl.target))
-	n := commit(in.Stream, commitInput{
+	n := commit(in.Stream, &commitInput{
 		p: p, pl: pl, best: m.best, nextSeq: e.r.NextSeq(), lateWindow: params.LateWindow,
 		scratch: &e.s.commit,
 	}, e.s.out)
@@ -120,6 +120,8 @@ func (e *Enricher) collector(p *Point, pl *plan, in *Input) *collector {
 			pl.w.seqFloor = min(pl.w.seqFloor, pl.w.prevSeq)
 		}
 	}
+	e.s.buf.lists.reset(len(groups))
+	e.s.buf.ranges = resize(e.s.buf.ranges, len(pl.target))
 	e.s.col = collector{r: e.r, p: p, pl: pl, params: in.Params, groups: groups, cs: &e.s.cs, buf: &e.s.buf}
 	return &e.s.col
 }
