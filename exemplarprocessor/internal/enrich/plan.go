@@ -189,12 +189,12 @@ func observed(p *Point, prev streams.Previous, continuing bool) observation {
 // merging buckets when an exponential histogram was downscaled. It reports
 // false when the layouts cannot be compared (the stream starts afresh), and
 // whether buckets were merged.
-func mapPrevious(prev []streams.Bucket, layout streams.Layout, from []streams.Bucket, p *Point) (compatible, merged bool) {
+func mapPrevious(prev []streams.Bucket, layout streams.Layout, from streams.Buckets, p *Point) (compatible, merged bool) {
 	if p.Exp == nil {
-		if layout.Key != p.StreamLayout.Key || len(from) != len(prev) {
+		if layout.Key != p.StreamLayout.Key || from.Len() != len(prev) {
 			return false, false
 		}
-		copy(prev, from)
+		from.CopyTo(prev)
 		return true, false
 	}
 	// For exponential points the layout key holds the scale and the zero
@@ -204,8 +204,9 @@ func mapPrevious(prev []streams.Bucket, layout streams.Layout, from []streams.Bu
 	if uint32(layout.Key) != uint32(p.StreamLayout.Key) || prevScale < pScale {
 		return false, false
 	}
-	old := buckets.Exponential{Scale: prevScale, PosOffset: layout.PosOffset, PosLen: layout.PosLen, NegOffset: layout.NegOffset, NegLen: len(from) - 1 - layout.PosLen}
-	for b, pb := range from {
+	old := buckets.Exponential{Scale: prevScale, PosOffset: layout.PosOffset, PosLen: layout.PosLen, NegOffset: layout.NegOffset, NegLen: from.Len() - 1 - layout.PosLen}
+	for b := range from.Len() {
+		pb := from.At(b)
 		to := downscaled(old, b, prevScale-pScale, p.Exp)
 		if to < 0 {
 			if pb.Count > 0 {

@@ -77,37 +77,111 @@ type Groups struct {
 	RK  uint64
 }
 
-// State is the remembered state of one stream.
+// State is the remembered state of one stream. It is kept small: a table
+// holds up to streams.max_streams of them. Everything whose length varies
+// (the buckets, the recent times, the straddled spans) shares one array,
+// data, laid out as
+//
+//	[counts: n][last exemplars: n][owed: n/2 words, two per word][times][straddled]
+//
+// so a stream costs one allocation besides its group IDs.
 type State struct {
-	prev      Previous
-	times     []uint64
-	straddled []uint64
-	buckets   []Bucket
-	known     bool
-	groups    Groups
-
-	lastSeen time.Time
+	start, time, seq, count uint64
+	sum                     float64
+	layout                  packedLayout
+	data                    []uint64
+	n, times, straddled     uint16 // buckets, recent times, straddled spans
+	known                   bool
+	groups                  Groups
+	// lastSeen is when the stream was last used, Unix ns.
+	lastSeen int64
 }
 
-// Previous returns the stream's previous point and its buckets (read-only),
-// and false when no point was remembered yet.
-func (s *State) Previous() (Previous, []Bucket, bool) {
-	return s.prev, s.buckets, s.known
+// packedLayout is a Layout in 24 bytes instead of 32.
+type packedLayout struct {
+	key                         uint64
+	posOffset, posLen, negOffet int32
 }
 
-// Remember records a point as the stream's previous one. buckets and
-// p.Times are copied.
-func (s *State) Remember(p Previous, buckets []Bucket) {
-	s.times = append(s.times[:0], p.Times...)
-	s.straddled = append(s.straddled[:0], p.Straddled...)
-	p.Times, p.Straddled = s.times, s.straddled
-	s.prev, s.known = p, true
-	if cap(s.buckets) > 2*len(buckets) && cap(s.buckets) > 64 {
-		// A stream whose layout shrank gives the larger array back.
-		s.buckets = nil
+// Buckets is a read-only view of a stream's remembered buckets, valid until
+// the stream's next Remember.
+type Buckets struct {
+	data []uint64
+	n    int
+}
+
+// Len returns the number of buckets.
+func (b Buckets) Len() int { return b.n }
+
+// At returns bucket i.
+func (b Buckets) At(i int) Bucket {
+	return Bucket{Count: b.data[i], LastExemplar: b.data[b.n+i], Owed: uint32(b.data[2*b.n+i/2] >> (32 * (i & 1)))}
+}
+
+// CopyTo copies the buckets to dst, which must have Len elements.
+func (b Buckets) CopyTo(dst []Bucket) {
+	counts, last := b.data[:b.n], b.data[b.n:2*b.n]
+	owed := b.data[2*b.n : 2*b.n+owedWords(b.n)]
+	for i := range dst[:b.n] {
+		dst[i] = Bucket{Count: counts[i], LastExemplar: last[i], Owed: uint32(owed[i/2] >> (32 * (i & 1)))}
 	}
-	s.buckets = append(s.buckets[:0], buckets...)
 }
+
+// owedWords is how many words hold the owed masks of n buckets.
+func owedWords(n int) int { return (n + 1) / 2 }
+
+// Previous returns the stream's previous point and its buckets (read-only,
+// valid until the next Remember), and false when no point was remembered
+// yet.
+func (s *State) Previous() (Previous, Buckets, bool) {
+	n := int(s.n)
+	p := Previous{
+		Start: s.start, Time: s.time, Seq: s.seq, Count: s.count, Sum: s.sum,
+		Layout: Layout{Key: s.layout.key, PosOffset: s.layout.posOffset, PosLen: int(s.layout.posLen), NegOffset: s.layout.negOffet},
+	}
+	at := 2*n + owedWords(n)
+	if s.times > 0 {
+		p.Times = s.data[at : at+int(s.times) : at+int(s.times)]
+	}
+	at += int(s.times)
+	if s.straddled > 0 {
+		p.Straddled = s.data[at : at+int(s.straddled) : at+int(s.straddled)]
+	}
+	return p, Buckets{data: s.data, n: n}, s.known
+}
+
+// Remember records a point as the stream's previous one. buckets,
+// p.Times and p.Straddled are copied; they must not be the slices Previous
+// returned, which Remember overwrites. At most 65,535 buckets, recent times
+// and straddled spans are kept (streams.max_buckets is at most 4096).
+func (s *State) Remember(p Previous, buckets []Bucket) {
+	s.start, s.time, s.seq, s.count, s.sum = p.Start, p.Time, p.Seq, p.Count, p.Sum
+	s.layout = packedLayout{key: p.Layout.Key, posOffset: p.Layout.PosOffset, posLen: int32(p.Layout.PosLen), negOffet: p.Layout.NegOffset}
+	n, times, straddled := min(len(buckets), maxLen), min(len(p.Times), maxLen), min(len(p.Straddled), maxLen)
+	need := 2*n + owedWords(n) + times + straddled
+	if cap(s.data) < need || (cap(s.data) > 2*need && cap(s.data) > 64) {
+		// A stream whose layout shrank gives the larger array back.
+		s.data = make([]uint64, need)
+	}
+	d := s.data[:need]
+	for i, b := range buckets[:n] {
+		d[i], d[n+i] = b.Count, b.LastExemplar
+	}
+	owed := d[2*n : 2*n+owedWords(n)]
+	clear(owed)
+	for i, b := range buckets[:n] {
+		owed[i/2] |= uint64(b.Owed) << (32 * (i & 1))
+	}
+	at := 2*n + len(owed)
+	copy(d[at:], p.Times[:times])
+	copy(d[at+times:], p.Straddled[:straddled])
+	s.data = d
+	s.n, s.times, s.straddled = uint16(n), uint16(times), uint16(straddled)
+	s.known = true
+}
+
+// maxLen bounds what one State keeps of each variable part.
+const maxLen = 1<<16 - 1
 
 // Groups returns the cached join groups (IDs read-only).
 func (s *State) Groups() Groups { return s.groups }
@@ -156,15 +230,16 @@ func (t *Table) Evictions() (capacity, idle uint64) {
 // remembered, and marks it used at now. Streams idle at now are forgotten
 // first; a forgotten stream's memory goes with it.
 func (t *Table) Get(hash uint64, now time.Time) *State {
+	at := now.UnixNano()
 	for {
 		_, st, ok := t.states.Oldest()
-		if !ok || now.Sub(st.lastSeen) <= t.idle {
+		if !ok || at-st.lastSeen <= int64(t.idle) {
 			break
 		}
 		t.states.RemoveOldest()
 		t.evictedIdle++
 	}
 	st, _ := t.states.GetOrAdd(hash)
-	st.lastSeen = now
+	st.lastSeen = at
 	return st
 }
