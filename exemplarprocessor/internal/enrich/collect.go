@@ -83,6 +83,7 @@ type collector struct {
 	groups []spanindex.GroupID
 	cs     *candidates
 	buf    *walkBuffers
+	lay    *layoutMemo
 	// surpluses: surplus' answers per bucket (0 unknown, 1 no, 2 yes);
 	// nil until asked.
 	surpluses []uint8
@@ -96,7 +97,6 @@ type walkBuffers struct {
 	newest    []spanindex.Recent
 	surpluses []uint8
 	lists     listMemo
-	ranges    []classRange // per bucket
 }
 
 // collectAll gathers candidates for every target bucket without a fresh
@@ -137,9 +137,9 @@ type classRange struct {
 	known bool
 }
 
-// classes returns bucket b's class range, computed once per point.
+// classes returns bucket b's class range, computed once per layout.
 func (c *collector) classes(b int) classRange {
-	r := &c.buf.ranges[b]
+	r := &c.lay.ranges[b]
 	if r.known {
 		return *r
 	}
@@ -268,7 +268,7 @@ func (c *collector) walk(gi int, fine uint8, spec walkSpec) bool {
 // reports whether the walk may stop.
 func (c *collector) visit(ref *spanindex.Ref, spec walkSpec) bool {
 	v := c.spanValue(ref)
-	own := c.p.Layout.Of(v)
+	own := c.lay.own(c, ref.Duration, v)
 	if own >= 0 && c.pl.target[own] && c.admits(ref, own) {
 		if r := c.eligible(ref, own); r != rankNone {
 			c.cs.add(own, candidate{ref: *ref, value: v, ts: ref.End, ok: true, rank: r})

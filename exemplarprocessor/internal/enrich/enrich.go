@@ -39,6 +39,7 @@ type scratch struct {
 	cs     candidates
 	m      matching
 	buf    walkBuffers
+	lay    layoutMemo
 	x      existing
 	a      attacher
 	col    collector
@@ -121,8 +122,8 @@ func (e *Enricher) collector(p *Point, pl *plan, in *Input) *collector {
 		}
 	}
 	e.s.buf.lists.reset(len(groups))
-	e.s.buf.ranges = resize(e.s.buf.ranges, len(pl.target))
-	e.s.col = collector{r: e.r, p: p, pl: pl, params: in.Params, groups: groups, cs: &e.s.cs, buf: &e.s.buf}
+	e.s.lay.reset(p, in.Params)
+	e.s.col = collector{r: e.r, p: p, pl: pl, params: in.Params, groups: groups, cs: &e.s.cs, buf: &e.s.buf, lay: &e.s.lay}
 	return &e.s.col
 }
 
