@@ -25,9 +25,10 @@ type layoutMemo struct {
 	valid  bool
 
 	ranges []classRange // per bucket
-	// ownOf is the bucket every span of a duration class falls in, -1 when
-	// the class straddles a bucket bound (or values are not durations):
-	// then the span's own value decides.
+	// ownOf is the bucket every span of a duration class falls in,
+	// straddles when the class straddles a bucket bound (or values are not
+	// durations): then the span's own value decides; unknownBucket until
+	// the class is first met.
 	ownOf [classes]int16
 }
 
@@ -68,35 +69,51 @@ func (m *layoutMemo) reset(p *Point, params *Params) {
 		return
 	}
 	m.ranges = resize(m.ranges, len(p.Counts))
-	wasValid := m.valid
 	m.key, m.n, m.params, m.valid = p.StreamLayout.Key, len(p.Counts), params, explicit
-	if wasValid || m.ownOf[0] != -1 {
-		for f := range m.ownOf {
-			m.ownOf[f] = -1
-		}
-	}
+	// Classes are placed when first met: a point meets a few of them.
+	fill := int16(unknownBucket)
 	if !explicit || params.ValueSlot >= 0 || params.UnitNanos <= 0 {
-		// Exponential layouts change from point to point (offsets): the
-		// classes' buckets would cost more to find than they save.
-		return
+		// Exponential layouts change from point to point (offsets), and
+		// attribute values have no duration class: the value decides.
+		fill = straddles
 	}
-	for f := range classes {
-		if classLow[f+1] == math.MaxInt64 {
-			break
-		}
-		first := p.Layout.Of(float64(classLow[f]) / params.UnitNanos)
-		if first == p.Layout.Of(float64(classLow[f+1]-1)/params.UnitNanos) {
-			m.ownOf[f] = int16(first)
-		}
+	for f := range m.ownOf {
+		m.ownOf[f] = fill
 	}
 }
 
+// ownOf values that are no bucket.
+const (
+	// straddles: the class's spans fall in different buckets.
+	straddles = -1
+	// unknownBucket: not worked out yet.
+	unknownBucket = -2
+)
+
 // own returns the bucket of a span of duration d whose value is v.
 func (m *layoutMemo) own(c *collector, d int64, v float64) int {
-	if c.params.ValueSlot < 0 {
-		if b := m.ownOf[spanindex.Fine(d)]; b >= 0 {
-			return int(b)
-		}
+	f := spanindex.Fine(d)
+	b := m.ownOf[f]
+	if b == unknownBucket {
+		b = m.place(c, f)
+	}
+	if b >= 0 {
+		return int(b)
 	}
 	return c.p.Layout.Of(v)
+}
+
+// place works out the bucket of every span of class f, if there is one:
+// a span's value is monotonic in its duration, so a class whose shortest
+// and longest durations fall in one bucket lies in it.
+func (m *layoutMemo) place(c *collector, f uint8) int16 {
+	b := int16(straddles)
+	if next := classLow[f+1]; next != math.MaxInt64 {
+		first := c.p.Layout.Of(float64(classLow[f]) / c.params.UnitNanos)
+		if first == c.p.Layout.Of(float64(next-1)/c.params.UnitNanos) {
+			b = int16(first)
+		}
+	}
+	m.ownOf[f] = b
+	return b
 }

@@ -56,11 +56,12 @@ func TestLayoutMemoAgreesWithTheLayout(t *testing.T) {
 	}
 	params := &Params{UnitNanos: 1e9, ValueSlot: -1}
 	a := &Point{Layout: buckets.Explicit{Bounds: []float64{1}}, Counts: make([]uint64, 2), StreamLayout: streams.Layout{Key: 1}}
-	m.reset(a, params)
-	assert.Equal(t, int16(1), m.ownOf[spanindex.Fine(5e9)])
+	ownOf := func(p *Point, params *Params) int {
+		m.reset(p, params)
+		return m.own(&collector{p: p, params: params, lay: &m}, 5e9, math.NaN())
+	}
+	assert.Equal(t, 1, ownOf(a, params))
 	b := &Point{Layout: buckets.Explicit{Bounds: []float64{10}}, Counts: make([]uint64, 2), StreamLayout: streams.Layout{Key: 2}}
-	m.reset(b, params)
-	assert.Equal(t, int16(0), m.ownOf[spanindex.Fine(5e9)], "another layout: made anew")
-	m.reset(b, &Params{UnitNanos: 1e6, ValueSlot: -1})
-	assert.Equal(t, int16(1), m.ownOf[spanindex.Fine(5e9)], "other parameters: made anew")
+	assert.Equal(t, 0, ownOf(b, params), "another layout: made anew")
+	assert.Equal(t, 1, ownOf(b, &Params{UnitNanos: 1e6, ValueSlot: -1}), "other parameters: made anew")
 }

@@ -13,6 +13,7 @@
 package streams // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/streams"
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -160,8 +161,10 @@ func (s *State) Remember(p Previous, buckets []Bucket) {
 	n, times, straddled := min(len(buckets), maxLen), min(len(p.Times), maxLen), min(len(p.Straddled), maxLen)
 	need := 2*n + owedWords(n) + times + straddled
 	if cap(s.data) < need || (cap(s.data) > 2*need && cap(s.data) > 64) {
-		// A stream whose layout shrank gives the larger array back.
-		s.data = make([]uint64, need)
+		// A stream whose layout shrank gives the larger array back. The
+		// new one takes all of its size class: the recent times grow by
+		// one per point until the late window is covered.
+		s.data = slices.Grow([]uint64(nil), need)
 	}
 	d := s.data[:need]
 	for i, b := range buckets[:n] {
