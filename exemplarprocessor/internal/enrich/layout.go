@@ -16,12 +16,14 @@ import (
 
 // layoutMemo is the walks' view of one layout.
 type layoutMemo struct {
-	// key identifies an explicit layout and its parameters; params is held
-	// (Params are never changed once made), so its address cannot be
-	// reused by other parameters while it is the key.
+	// key identifies an explicit layout and its parameters. params is held,
+	// so its address cannot be reused by other parameters while it is the
+	// key; the values the memo depends on are compared too, in case the
+	// caller changed them (Input.Params).
 	key    uint64
 	n      int
 	params *Params
+	values paramValues
 	valid  bool
 
 	ranges []classRange // per bucket
@@ -30,6 +32,13 @@ type layoutMemo struct {
 	// durations): then the span's own value decides; unknownBucket until
 	// the class is first met.
 	ownOf [classes]int16
+}
+
+// paramValues are the parameters a layoutMemo depends on besides the
+// timing.
+type paramValues struct {
+	unitNanos, tolerance float64
+	valueSlot            int
 }
 
 // classes is the number of duration classes (spanindex.Fine).
@@ -65,11 +74,12 @@ var classLow = func() (low [classes + 1]int64) {
 // layout and params are the ones it describes.
 func (m *layoutMemo) reset(p *Point, params *Params) {
 	explicit := p.Exp == nil
-	if explicit && m.valid && m.key == p.StreamLayout.Key && m.n == len(p.Counts) && m.params == params {
+	values := paramValues{params.UnitNanos, params.Tolerance, params.ValueSlot}
+	if explicit && m.valid && m.key == p.StreamLayout.Key && m.n == len(p.Counts) && m.params == params && m.values == values {
 		return
 	}
 	m.ranges = resize(m.ranges, len(p.Counts))
-	m.key, m.n, m.params, m.valid = p.StreamLayout.Key, len(p.Counts), params, explicit
+	m.key, m.n, m.params, m.values, m.valid = p.StreamLayout.Key, len(p.Counts), params, values, explicit
 	// Classes are placed when first met: a point meets a few of them.
 	fill := int16(unknownBucket)
 	if !explicit || params.ValueSlot >= 0 || params.UnitNanos <= 0 {

@@ -64,4 +64,6 @@ func TestLayoutMemoAgreesWithTheLayout(t *testing.T) {
 	b := &Point{Layout: buckets.Explicit{Bounds: []float64{10}}, Counts: make([]uint64, 2), StreamLayout: streams.Layout{Key: 2}}
 	assert.Equal(t, 0, ownOf(b, params), "another layout: made anew")
 	assert.Equal(t, 1, ownOf(b, &Params{UnitNanos: 1e6, ValueSlot: -1}), "other parameters: made anew")
+	params.UnitNanos = 1e6
+	assert.Equal(t, 1, ownOf(b, params), "parameters changed in place: made anew")
 }
