@@ -269,8 +269,10 @@ func (c *collector) walk(gi int, fine uint8, spec walkSpec) bool {
 func (c *collector) visit(ref *spanindex.Ref, spec walkSpec) bool {
 	v := c.spanValue(ref)
 	own := c.lay.own(c, ref.Duration, v)
-	if own >= 0 && c.pl.target[own] && c.admits(ref, own) {
-		if r := c.eligible(ref, own); r != rankNone {
+	if own >= 0 && c.pl.target[own] {
+		// eligible compares integers; admits does float arithmetic behind
+		// an interface: ask it only of spans the window lets in.
+		if r := c.eligible(ref, own); r != rankNone && c.admits(ref, own) {
 			c.cs.add(own, candidate{ref: *ref, value: v, ts: ref.End, ok: true, rank: r})
 			if spec.stop == stopAtFresh && own == spec.want && r == rankFresh {
 				return true
