@@ -83,7 +83,7 @@ type Groups struct {
 // (the buckets, the recent times, the straddled spans) shares one array,
 // data, laid out as
 //
-//	[counts: n][last exemplars: n][owed: n/2 words, two per word][times][straddled]
+//	[counts: n][last exemplars: n][owed: (n+1)/2 words, two per word][times][straddled]
 //
 // so a stream costs one allocation besides its group IDs.
 type State struct {
@@ -100,8 +100,8 @@ type State struct {
 
 // packedLayout is a Layout in 24 bytes instead of 32.
 type packedLayout struct {
-	key                         uint64
-	posOffset, posLen, negOffet int32
+	key                          uint64
+	posOffset, posLen, negOffset int32
 }
 
 // Buckets is a read-only view of a stream's remembered buckets, valid until
@@ -138,7 +138,7 @@ func (s *State) Previous() (Previous, Buckets, bool) {
 	n := int(s.n)
 	p := Previous{
 		Start: s.start, Time: s.time, Seq: s.seq, Count: s.count, Sum: s.sum,
-		Layout: Layout{Key: s.layout.key, PosOffset: s.layout.posOffset, PosLen: int(s.layout.posLen), NegOffset: s.layout.negOffet},
+		Layout: Layout{Key: s.layout.key, PosOffset: s.layout.posOffset, PosLen: int(s.layout.posLen), NegOffset: s.layout.negOffset},
 	}
 	at := 2*n + owedWords(n)
 	if s.times > 0 {
@@ -157,7 +157,7 @@ func (s *State) Previous() (Previous, Buckets, bool) {
 // and straddled spans are kept (streams.max_buckets is at most 4096).
 func (s *State) Remember(p Previous, buckets []Bucket) {
 	s.start, s.time, s.seq, s.count, s.sum = p.Start, p.Time, p.Seq, p.Count, p.Sum
-	s.layout = packedLayout{key: p.Layout.Key, posOffset: p.Layout.PosOffset, posLen: int32(p.Layout.PosLen), negOffet: p.Layout.NegOffset}
+	s.layout = packedLayout{key: p.Layout.Key, posOffset: p.Layout.PosOffset, posLen: int32(p.Layout.PosLen), negOffset: p.Layout.NegOffset}
 	n, times, straddled := min(len(buckets), maxLen), min(len(p.Times), maxLen), min(len(p.Straddled), maxLen)
 	need := 2*n + owedWords(n) + times + straddled
 	if cap(s.data) < need || (cap(s.data) > 2*need && cap(s.data) > 64) {
