@@ -26,7 +26,7 @@ import (
 // batch is the reusable state of enriching one pmetric.Metrics.
 type batch struct {
 	mp   *metricsProcessor
-	st   *metricStats
+	st   metricStats // this batch's outcomes
 	now  time.Time
 	e    enrich.Enricher
 	join *join.Resolver
@@ -107,7 +107,7 @@ type pointSlice[P histPoint] interface {
 // ones), and enriches each remaining point.
 func enrichPoints[P histPoint, S pointSlice[P]](bt *batch, mw *metricWork, dps S, mergeFn func() merge.Result, view func(P, bool) (*enrich.Point, verdict)) merge.Result {
 	for i := range dps.Len() {
-		bt.collectExact(i, dps.At(i))
+		collectExact(bt, i, dps.At(i))
 	}
 	var merged merge.Result
 	if bt.mp.core.cfg.ExactJoin.RemoveAttributes {
@@ -135,7 +135,10 @@ type exactIDs struct {
 // and the point counted exactly one observation, its sum is that
 // observation's value: the exemplar carries the measured value instead of
 // the span's duration.
-func (bt *batch) collectExact(i int, dp histPoint) {
+//
+// It is generic rather than taking the interface so dp is not boxed on the
+// heap, once per point.
+func collectExact[P histPoint](bt *batch, i int, dp P) {
 	for len(bt.exactBy) <= i {
 		bt.exactBy = append(bt.exactBy, exactIDs{})
 	}

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/enrich"
@@ -91,27 +92,30 @@ func (mp *metricsProcessor) process(ctx context.Context, md pmetric.Metrics) (pm
 // enrich attaches exemplars to md's histogram points and counts the
 // outcomes.
 func (mp *metricsProcessor) enrich(ctx context.Context, md pmetric.Metrics) {
-	var st metricStats
-	mp.enrichMetrics(md, &st)
-	mp.record(ctx, &st)
+	bt, _ := mp.batches.Get().(*batch)
+	if bt == nil {
+		c := mp.core
+		bt = &batch{join: join.NewResolver(c.rules, c.index), view: pointView{maxBuckets: c.cfg.Streams.MaxBuckets}}
+	}
+	mp.enrichMetrics(md, bt)
+	mp.record(ctx, &bt.st)
+	bt.view.release()
+	mp.batches.Put(bt)
 }
 
-// enrichMetrics walks md's metrics. The stream table is locked for the
-// batch; the span index only per point (see batch.point), so span intake
-// never waits for more than one point's work.
-func (mp *metricsProcessor) enrichMetrics(md pmetric.Metrics, st *metricStats) {
+// enrichMetrics walks md's metrics with bt, whose counts it starts afresh.
+// The stream table is locked for the batch; the span index only per point
+// (see batch.point), so span intake never waits for more than one point's
+// work.
+func (mp *metricsProcessor) enrichMetrics(md pmetric.Metrics, bt *batch) {
 	c := mp.core
 	now := c.clock.Now()
 	c.index.Expire(now)
 
 	c.streams.Lock()
 	defer c.streams.Unlock()
-	bt, _ := mp.batches.Get().(*batch)
-	if bt == nil {
-		bt = &batch{join: join.NewResolver(c.rules, c.index), view: pointView{maxBuckets: c.cfg.Streams.MaxBuckets}}
-	}
-	defer mp.batches.Put(bt)
-	bt.mp, bt.st, bt.now = mp, st, now
+	bt.mp, bt.now = mp, now
+	bt.st = metricStats{}
 
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
@@ -158,20 +162,29 @@ func (st *metricStats) add(res *enrich.Result) {
 
 func (mp *metricsProcessor) record(ctx context.Context, st *metricStats) {
 	tb := mp.telemetry
-	addCount(ctx, tb.ProcessorExemplarExemplarsAttached, st.exact, joinExact)
-	addCount(ctx, tb.ProcessorExemplarExemplarsAttached, st.matched, joinMatch)
+	addWith(ctx, tb.ProcessorExemplarExemplarsAttached, st.exact, joinExact)
+	addWith(ctx, tb.ProcessorExemplarExemplarsAttached, st.matched, joinMatch)
 	addCount(ctx, tb.ProcessorExemplarBucketsUnfilled, st.unfilled)
 	for r, n := range st.notEnriched {
-		addCount(ctx, tb.ProcessorExemplarDatapointsNotEnriched, n, notEnrichedOpts[r])
+		addWith(ctx, tb.ProcessorExemplarDatapointsNotEnriched, n, notEnrichedOpts[r])
 	}
-	addCount(ctx, tb.ProcessorExemplarExemplarsDangling, uint64(st.dangling.Kept), danglingKept)
-	addCount(ctx, tb.ProcessorExemplarExemplarsDangling, uint64(st.dangling.Dropped), danglingDropped)
-	addCount(ctx, tb.ProcessorExemplarExemplarsDangling, uint64(st.dangling.Replaced), danglingReplaced)
-	addCount(ctx, tb.ProcessorExemplarExemplarsTraceless, uint64(st.traceless.Replaced), tracelessReplaced)
-	addCount(ctx, tb.ProcessorExemplarExemplarsTraceless, uint64(st.traceless.Kept), tracelessKept)
+	addWith(ctx, tb.ProcessorExemplarExemplarsDangling, uint64(st.dangling.Kept), danglingKept)
+	addWith(ctx, tb.ProcessorExemplarExemplarsDangling, uint64(st.dangling.Dropped), danglingDropped)
+	addWith(ctx, tb.ProcessorExemplarExemplarsDangling, uint64(st.dangling.Replaced), danglingReplaced)
+	addWith(ctx, tb.ProcessorExemplarExemplarsTraceless, uint64(st.traceless.Replaced), tracelessReplaced)
+	addWith(ctx, tb.ProcessorExemplarExemplarsTraceless, uint64(st.traceless.Kept), tracelessKept)
 	for o, n := range st.exactJoin {
-		addCount(ctx, tb.ProcessorExemplarExactJoin, n, exactOutcomeOpts[o])
+		addWith(ctx, tb.ProcessorExemplarExactJoin, n, exactOutcomeOpts[o])
 	}
-	addCount(ctx, tb.ProcessorExemplarDatapointsMerged, st.merged, mergeMerged)
-	addCount(ctx, tb.ProcessorExemplarDatapointsMerged, st.boundsDiffer, mergeBoundsDiffer)
+	addWith(ctx, tb.ProcessorExemplarDatapointsMerged, st.merged, mergeMerged)
+	addWith(ctx, tb.ProcessorExemplarDatapointsMerged, st.boundsDiffer, mergeBoundsDiffer)
+}
+
+// addWith is addCount with one attribute option. The option's variadic
+// slice escapes into the SDK: built only for a non-zero count, a batch
+// allocates for the counters it moves, not for all two dozen.
+func addWith(ctx context.Context, c metric.Int64Counter, n uint64, opt metric.AddOption) {
+	if n > 0 {
+		c.Add(ctx, int64(n), opt)
+	}
 }

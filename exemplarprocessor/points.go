@@ -21,11 +21,15 @@ import (
 type pointView struct {
 	maxBuckets int
 
-	counts         []uint64
-	bounds         []float64
-	pt             enrich.Point
-	explicitLayout buckets.Explicit
-	expo           buckets.Exponential
+	counts []uint64
+	// bounds are the last explicit bounds read, boundsKey their hash and
+	// boundsValid whether a point may have them.
+	bounds                  []float64
+	boundsKey               uint64
+	boundsValid, boundsRead bool
+	pt                      enrich.Point
+	explicitLayout          buckets.Explicit
+	expo                    buckets.Exponential
 }
 
 // verdict is what a point's view found.
@@ -61,14 +65,10 @@ func (v *pointView) explicit(dp pmetric.HistogramDataPoint, cumulative bool) (*e
 	if bc.Len() > v.maxBuckets || eb.Len() >= v.maxBuckets {
 		return nil, tooManyBuckets
 	}
-	v.bounds = v.bounds[:0]
-	layoutKey := uint64(eb.Len())
-	for i := 0; i < eb.Len(); i++ {
-		b := eb.At(i)
-		v.bounds = append(v.bounds, b)
-		layoutKey = identity.Combine(layoutKey, math.Float64bits(b))
+	if !v.sameBounds(eb) {
+		v.readBounds(eb)
 	}
-	if bc.Len() == 0 || buckets.ValidateExplicit(v.bounds, bc.Len()) != nil {
+	if bc.Len() == 0 || !v.boundsValid || bc.Len() != len(v.bounds)+1 {
 		return nil, invalid
 	}
 	v.counts = v.counts[:0]
@@ -76,8 +76,37 @@ func (v *pointView) explicit(dp pmetric.HistogramDataPoint, cumulative bool) (*e
 		v.counts = append(v.counts, bc.At(i))
 	}
 	v.explicitLayout = buckets.Explicit{Bounds: v.bounds}
-	fillPoint(v, dp, &v.explicitLayout, cumulative, streams.Layout{Key: layoutKey})
+	fillPoint(v, dp, &v.explicitLayout, cumulative, streams.Layout{Key: v.boundsKey})
 	return &v.pt, viewed
+}
+
+// sameBounds reports whether eb holds the bounds the view read last, bit
+// for bit: the points of a metric share them, and reading them again (the
+// layout's hash, the validation) costs more than comparing.
+func (v *pointView) sameBounds(eb pcommon.Float64Slice) bool {
+	if !v.boundsRead || eb.Len() != len(v.bounds) {
+		return false
+	}
+	for i, b := range v.bounds {
+		if math.Float64bits(eb.At(i)) != math.Float64bits(b) {
+			return false
+		}
+	}
+	return true
+}
+
+// readBounds copies eb, hashes it into the stream layout key and checks
+// that the bounds are usable (sorted, finite).
+func (v *pointView) readBounds(eb pcommon.Float64Slice) {
+	v.bounds = v.bounds[:0]
+	v.boundsKey = uint64(eb.Len())
+	for i := 0; i < eb.Len(); i++ {
+		b := eb.At(i)
+		v.bounds = append(v.bounds, b)
+		v.boundsKey = identity.Combine(v.boundsKey, math.Float64bits(b))
+	}
+	v.boundsValid = buckets.ValidateExplicit(v.bounds, len(v.bounds)+1) == nil
+	v.boundsRead = true
 }
 
 func (v *pointView) exponential(dp pmetric.ExponentialHistogramDataPoint, cumulative bool) (*enrich.Point, verdict) {
@@ -107,6 +136,10 @@ func (v *pointView) exponential(dp pmetric.ExponentialHistogramDataPoint, cumula
 	v.pt.Exp = &v.expo
 	return &v.pt, viewed
 }
+
+// release drops the view's reference to the last point's pdata: the
+// processor keeps none after Consume returns.
+func (v *pointView) release() { v.pt = enrich.Point{} }
 
 // histogramPoint is what explicit and exponential histogram data points share.
 type histogramPoint interface {

@@ -41,9 +41,16 @@ func (a *attacher) attach(p *Point, best []candidate, target []bool, kept int, r
 		a.chosen = a.chosen[:room]
 		sort.Ints(a.chosen)
 	}
+	// The IDs live in the spans' records, at scale one cache miss each:
+	// read them all before building anything, so the misses overlap.
+	for _, b := range a.chosen {
+		a.r.LoadIDs(&best[b].ref)
+	}
+	// One allocation for the point's new exemplars, not one per doubling:
+	// a received point's slice is usually empty.
+	p.Exemplars.EnsureCapacity(p.Exemplars.Len() + len(a.chosen))
 	for _, b := range a.chosen {
 		c := &best[b]
-		a.r.LoadIDs(&c.ref)
 		ex := p.Exemplars.AppendEmpty()
 		ex.SetTraceID(c.ref.TraceID)
 		ex.SetSpanID(c.ref.SpanID)

@@ -83,6 +83,7 @@ type collector struct {
 	groups []spanindex.GroupID
 	cs     *candidates
 	buf    *walkBuffers
+	lay    *layoutMemo
 	// surpluses: surplus' answers per bucket (0 unknown, 1 no, 2 yes);
 	// nil until asked.
 	surpluses []uint8
@@ -95,6 +96,7 @@ type walkBuffers struct {
 	fines     []uint8
 	newest    []spanindex.Recent
 	surpluses []uint8
+	lists     listMemo
 }
 
 // collectAll gathers candidates for every target bucket without a fresh
@@ -107,10 +109,10 @@ func (c *collector) collectAll() {
 		// Attribute values are not ordered by duration class: walk every
 		// class of every group.
 		spec := walkSpec{want: -1, limit: maxWalk, reach: inside, stop: collectAll}
-		for _, g := range c.groups {
+		for i, g := range c.groups {
 			c.buf.fines = c.r.Fines(g, c.buf.fines[:0])
 			for _, f := range c.buf.fines {
-				c.walk(g, f, spec)
+				c.walk(i, f, spec)
 			}
 		}
 		return
@@ -129,55 +131,82 @@ func (c *collector) collectAll() {
 // collectBucket collects every candidate of bucket b (for the matching).
 func (c *collector) collectBucket(b int) { c.fillBucket(b, complete) }
 
+// classRange is the duration classes a bucket's walks visit: its own
+// (lo-hi) and, with a tolerance, those from which spans may come from
+// outside it (nearLo-nearHi).
+type classRange struct {
+	lo, hi, nearLo, nearHi uint8
+	// ok: the bucket can hold durations (it is not below zero).
+	ok    bool
+	known bool
+}
+
+// classes returns bucket b's class range, computed once per layout.
+func (c *collector) classes(b int) classRange {
+	r := &c.lay.ranges[b]
+	if r.known {
+		return *r
+	}
+	params := c.params
+	r.known = true
+	lo, hi := c.p.Layout.Range(b)
+	if hi < 0 {
+		return *r // durations are never negative
+	}
+	r.ok = true
+	r.lo, r.hi = fineRange(lo, hi, params.UnitNanos)
+	// Spans from outside the bucket: those that ended just after the point
+	// lie inside it; stand-ins as far as the instrumentation's timing reaches.
+	r.nearLo, r.nearHi = r.lo, r.hi
+	if params.Tolerance > 0 && params.Timing != nil {
+		sLo, sHi := params.Timing.SpanRange(lo, hi, params.UnitNanos)
+		nLo, nHi := fineRange(sLo, sHi, params.UnitNanos)
+		r.nearLo, r.nearHi = min(nLo, r.lo), max(nHi, r.hi)
+	}
+	return *r
+}
+
 // fillBucket collects candidates of bucket b from the duration classes of
 // its range, newest spans first (see depth).
 func (c *collector) fillBucket(b int, d depth) {
-	params := c.params
-	if params.ValueSlot >= 0 || len(c.groups) == 0 {
+	if c.params.ValueSlot >= 0 || len(c.groups) == 0 {
 		return // collectAll walked everything already, or there is nothing to walk
 	}
-	lo, hi := c.p.Layout.Range(b)
-	if hi < 0 {
-		return // durations are never negative
+	r := c.classes(b)
+	if !r.ok {
+		return
 	}
-	fLo, fHi := fineRange(lo, hi, params.UnitNanos)
-	// Spans from outside the bucket: those that ended just after the point
-	// lie inside it; stand-ins as far as the instrumentation's timing reaches.
-	tolerant := params.Tolerance > 0
-	nLo, nHi := fLo, fHi
-	if tolerant && params.Timing != nil {
-		sLo, sHi := params.Timing.SpanRange(lo, hi, params.UnitNanos)
-		nLo, nHi = fineRange(sLo, sHi, params.UnitNanos)
-		nLo, nHi = min(nLo, fLo), max(nHi, fHi)
-	}
+	tolerant := c.params.Tolerance > 0
 	// An owed bucket's spans of older intervals may have arrived before
 	// newer ones and lie below them: its quick search reads deep.
 	if d == complete || c.pl.prev[b].Owed != 0 {
-		c.walkClasses(fLo, fHi, walkSpec{want: b, limit: maxWalk, reach: inside, stop: collectAll})
+		c.walkClasses(r.lo, r.hi, walkSpec{want: b, limit: maxWalk, reach: inside, stop: collectAll})
 		if tolerant {
-			c.walkClasses(nLo, nHi, walkSpec{want: b, limit: maxWalk, reach: nearToo, stop: collectAll})
+			c.walkClasses(r.nearLo, r.nearHi, walkSpec{want: b, limit: maxWalk, reach: nearToo, stop: collectAll})
 		}
 		return
 	}
-	if c.walkClasses(fLo, fHi, walkSpec{want: b, limit: peekWalk, reach: inside, stop: stopAtFresh}) {
+	if c.walkClasses(r.lo, r.hi, walkSpec{want: b, limit: peekWalk, reach: inside, stop: stopAtFresh}) {
 		return
 	}
 	// Late spans arrive last and sit on top of fresh ones: a peek that found
 	// only late ones walks deep too.
-	if c.walkClasses(fLo, fHi, walkSpec{want: b, limit: maxWalk, reach: inside, stop: stopAtFresh}) || c.cs.hasRank(b, rankLate) {
+	if c.walkClasses(r.lo, r.hi, walkSpec{want: b, limit: maxWalk, reach: inside, stop: stopAtFresh}) || c.cs.hasRank(b, rankLate) {
 		return
 	}
 	if tolerant {
-		c.walkClasses(nLo, nHi, walkSpec{want: b, limit: maxWalk, reach: nearToo, stop: stopAtFresh})
+		c.walkClasses(r.nearLo, r.nearHi, walkSpec{want: b, limit: maxWalk, reach: nearToo, stop: stopAtFresh})
 	}
 }
 
 // walkClasses walks the duration classes hi down to lo of every join group
-// and reports whether a walk found what it stops at.
+// and reports whether a walk found what it stops at. Lists the point found
+// empty are skipped (listMemo).
 func (c *collector) walkClasses(lo, hi uint8, spec walkSpec) bool {
+	m := &c.buf.lists
 	for f := int(hi); f >= int(lo); f-- {
-		for _, g := range c.groups {
-			if c.walk(g, uint8(f), spec) {
+		for i := range c.groups {
+			if m.mayHold(i, uint8(f)) && c.walk(i, uint8(f), spec) {
 				return true
 			}
 		}
@@ -203,10 +232,12 @@ func fineRange(lo, hi, unitNanos float64) (uint8, uint8) {
 // whether it stopped at what spec stops at. A walk of at most
 // spanindex.Peek spans reads the copies the list head keeps of its newest
 // spans, not their records.
-func (c *collector) walk(g spanindex.GroupID, fine uint8, spec walkSpec) bool {
+func (c *collector) walk(gi int, fine uint8, spec walkSpec) bool {
 	w := &c.pl.w
-	it := c.r.List(g, fine)
-	if !c.reachable(&it, spec.want) {
+	it := c.r.List(c.groups[gi], fine)
+	live := c.reachable(&it)
+	c.buf.lists.checked(gi, fine, live)
+	if !live || (spec.want >= 0 && it.MaxEnd() <= c.pl.prev[spec.want].LastExemplar) {
 		return false
 	}
 	if spec.limit <= spanindex.Peek {
@@ -243,9 +274,11 @@ func (c *collector) walk(g spanindex.GroupID, fine uint8, spec walkSpec) bool {
 // reports whether the walk may stop.
 func (c *collector) visit(ref *spanindex.Ref, spec walkSpec) bool {
 	v := c.spanValue(ref)
-	own := c.p.Layout.Of(v)
-	if own >= 0 && c.pl.target[own] && c.admits(ref, own) {
-		if r := c.eligible(ref, own); r != rankNone {
+	own := c.lay.own(c, ref.Duration, v)
+	if own >= 0 && c.pl.target[own] {
+		// eligible compares integers; admits does float arithmetic behind
+		// an interface: ask it only of spans the window lets in.
+		if r := c.eligible(ref, own); r != rankNone && c.admits(ref, own) {
 			c.cs.add(own, candidate{ref: *ref, value: v, ts: ref.End, ok: true, rank: r})
 			if spec.stop == stopAtFresh && own == spec.want && r == rankFresh {
 				return true
@@ -273,22 +306,22 @@ func (c *collector) read() bool {
 	return true
 }
 
-// reachable tells from a list's head alone whether it can hold a candidate:
-// some span must end inside the window and after the bucket's last exemplar,
-// and, in a continuing window, spans that ended by the previous point count
-// only if they arrived after it, or, for a bucket owed an exemplar, ended
-// in its owed intervals (whenever they arrived).
-func (c *collector) reachable(it *spanindex.Iter, want int) bool {
+// reachable tells from a list's head alone whether it can hold a candidate
+// of the point: some span must end inside the window, and, in a continuing
+// window, spans that ended by the previous point count only if they arrived
+// after it or, where some bucket is owed an exemplar, ended in an owed
+// interval (whenever they arrived). (A bucket's walk also needs a span that
+// ended after the bucket's last exemplar: see walk.)
+func (c *collector) reachable(it *spanindex.Iter) bool {
 	w := &c.pl.w
 	maxEnd := it.MaxEnd()
-	if maxEnd <= w.start || (want >= 0 && maxEnd <= c.pl.prev[want].LastExemplar) {
+	if maxEnd <= w.start {
 		return false
 	}
 	if head := it.HeadSeq(); head < w.seqFloor {
 		return false
 	} else if w.continuing && maxEnd <= w.prevTime && head < w.prevSeq {
-		owed := want >= 0 && c.pl.prev[want].Owed != 0 && maxEnd > c.pl.owedFrom
-		return owed
+		return c.pl.owedFrom != 0 && maxEnd > c.pl.owedFrom
 	}
 	return true
 }

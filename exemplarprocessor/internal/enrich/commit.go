@@ -28,9 +28,13 @@ type commitInput struct {
 
 // commitScratch is the commit's reusable memory.
 type commitScratch struct {
-	times []uint64
-	used  []streams.Used
+	times              []uint64
+	used               []usedSpan
+	usedSeqs, usedEnds []uint64
 }
+
+// usedSpan is a span the stream named: its index sequence number and end.
+type usedSpan struct{ seq, end uint64 }
 
 // committed counts what the commit found unfilled.
 type committed struct {
@@ -45,13 +49,13 @@ type committed struct {
 // that interval: a late span that ended in it may fill the bucket on a
 // later point, oldest interval first, within the late window. Filling an
 // interval settles it and every older one (timestamps never go back).
-func commit(st *streams.State, in commitInput, out []streams.Bucket) committed {
+func commit(st *streams.State, in *commitInput, out []streams.Bucket) committed {
 	p, pl := in.p, in.pl
 	sc := in.scratch
 	sc.times = nextTimes(in, sc.times[:0])
 	var n committed
 	for b := range out {
-		c := in.best[b]
+		c := &in.best[b]
 		// The span's own end, even when the exemplar took a point's time:
 		// a span that straddled this point must not serve the next one.
 		last := pl.prev[b].LastExemplar
@@ -67,23 +71,27 @@ func commit(st *streams.State, in commitInput, out []streams.Bucket) committed {
 		}
 	}
 	sc.used = usedAfter(in, out, sc.times, sc.used[:0])
+	sc.usedSeqs, sc.usedEnds = sc.usedSeqs[:0], sc.usedEnds[:0]
+	for _, u := range sc.used {
+		sc.usedSeqs, sc.usedEnds = append(sc.usedSeqs, u.seq), append(sc.usedEnds, u.end)
+	}
 	st.Remember(streams.Previous{
 		Start: p.Start, Time: p.Time, Seq: in.nextSeq,
 		Count: p.Count, Sum: p.Sum,
-		Layout: p.StreamLayout, Times: sc.times, Used: sc.used,
+		Layout: p.StreamLayout, Times: sc.times, UsedSeqs: sc.usedSeqs, UsedEnds: sc.usedEnds,
 	}, out)
 	return n
 }
 
 // usedAfter returns the spans the stream remembers as used after this
-// point (streams.Previous.Used): its exemplars that ended after it (they
+// point (streams.Previous.UsedSeqs): its exemplars that ended after it (they
 // took its time and must not serve the next point), and, of the earlier
 // ones and this point's, those that ended in an interval some bucket is
 // still owed an exemplar for, or just after one (a late span that ended
 // just after an owed interval's point may fill it with that point's time).
 // Past streams.MaxUsed the oldest go, and with them every debt they could
 // serve.
-func usedAfter(in commitInput, out []streams.Bucket, times []uint64, used []streams.Used) []streams.Used {
+func usedAfter(in *commitInput, out []streams.Bucket, times []uint64, used []usedSpan) []usedSpan {
 	var owed uint32
 	for b := range out {
 		owed |= out[b].Owed
@@ -95,14 +103,14 @@ func usedAfter(in commitInput, out []streams.Bucket, times []uint64, used []stre
 		j := intervalOf(times, end)
 		return j >= 0 && (owed>>j)&3 != 0 // bit j: inside; bit j+1: just after
 	}
-	for _, u := range in.pl.used {
-		if keep(u.End) {
-			used = append(used, u)
+	for i, seq := range in.pl.usedSeqs {
+		if end := in.pl.usedEnds[i]; keep(end) {
+			used = append(used, usedSpan{seq: seq, end: end})
 		}
 	}
-	for _, c := range in.best {
-		if c.ok && keep(c.ref.End) {
-			used = append(used, streams.Used{Seq: c.ref.Seq, End: c.ref.End})
+	for i := range in.best {
+		if c := &in.best[i]; c.ok && keep(c.ref.End) {
+			used = append(used, usedSpan{seq: c.ref.Seq, end: c.ref.End})
 		}
 	}
 	if len(used) > streams.MaxUsed {
@@ -114,17 +122,17 @@ func usedAfter(in commitInput, out []streams.Bucket, times []uint64, used []stre
 // letUsedGo keeps of used every span that ended after the point and the
 // streams.MaxUsed latest others, and settles the debts the others could
 // serve: every interval from the newest one let go back.
-func letUsedGo(now uint64, out []streams.Bucket, times []uint64, used []streams.Used) []streams.Used {
-	slices.SortFunc(used, func(a, b streams.Used) int { return cmp.Compare(b.End, a.End) })
+func letUsedGo(now uint64, out []streams.Bucket, times []uint64, used []usedSpan) []usedSpan {
+	slices.SortFunc(used, func(a, b usedSpan) int { return cmp.Compare(b.end, a.end) })
 	after := 0
-	for after < len(used) && used[after].End > now {
+	for after < len(used) && used[after].end > now {
 		after++
 	}
 	limit := after + streams.MaxUsed
 	if len(used) <= limit {
 		return used
 	}
-	if j := intervalOf(times, used[limit].End); j >= 0 {
+	if j := intervalOf(times, used[limit].end); j >= 0 {
 		for b := range out {
 			out[b].Owed &= 1<<j - 1
 		}
@@ -135,8 +143,8 @@ func letUsedGo(now uint64, out []streams.Bucket, times []uint64, used []streams.
 // owedAfter is bucket b's owed intervals after this point, numbered in the
 // new times (bit 0: this point's interval), among intervals of at most
 // n.
-func owedAfter(in commitInput, b, n int) uint32 {
-	p, pl, c := in.p, in.pl, in.best[b]
+func owedAfter(in *commitInput, b, n int) uint32 {
+	p, pl, c := in.p, in.pl, &in.best[b]
 	if !p.Cumulative || n <= 0 {
 		return 0
 	}
@@ -183,7 +191,7 @@ func intervalOf(times []uint64, t uint64) int {
 // nextTimes are the stream's recent point times after this point, newest
 // first, then the start of the oldest interval: as many as the late window
 // and streams.MaxOwed keep useful. Delta streams keep none.
-func nextTimes(in commitInput, times []uint64) []uint64 {
+func nextTimes(in *commitInput, times []uint64) []uint64 {
 	p, pl := in.p, in.pl
 	if !p.Cumulative {
 		return times

@@ -21,21 +21,21 @@ func TestUsedSpansAreBoundedAndSettleTheirDebts(t *testing.T) {
 	// Intervals (newest first): 0 = (30, 40], 1 = (20, 30], 2 = (10, 20].
 	times := []uint64{40, 30, 20, 10}
 	out := []streams.Bucket{{Owed: 0b111}, {Owed: 0b100}}
-	var used []streams.Used
+	var used []usedSpan
 	for i := range streams.MaxUsed {
-		used = append(used, streams.Used{Seq: uint64(100 + i), End: 31 + uint64(i%9)}) // interval 0
+		used = append(used, usedSpan{seq: uint64(100 + i), end: 31 + uint64(i%9)}) // interval 0
 	}
 	used = append(used,
-		streams.Used{Seq: 1, End: 15}, // interval 2: the oldest, let go
-		streams.Used{Seq: 2, End: 41}, // took point 40's time
-		streams.Used{Seq: 3, End: 42})
+		usedSpan{seq: 1, end: 15}, // interval 2: the oldest, let go
+		usedSpan{seq: 2, end: 41}, // took point 40's time
+		usedSpan{seq: 3, end: 42})
 
 	kept := letUsedGo(40, out, times, used)
 
 	require.Len(t, kept, streams.MaxUsed+2)
 	seqs := map[uint64]bool{}
 	for _, u := range kept {
-		seqs[u.Seq] = true
+		seqs[u.seq] = true
 	}
 	assert.True(t, seqs[2] && seqs[3], "spans after the point stay")
 	assert.False(t, seqs[1], "the oldest span goes")

@@ -33,14 +33,13 @@ type Enricher struct {
 
 // scratch is every stage's reusable memory.
 type scratch struct {
-	prev   []streams.Bucket
-	grown  []bool
-	target []bool
+	pl     plan
 	out    []streams.Bucket
 	commit commitScratch
 	cs     candidates
 	m      matching
 	buf    walkBuffers
+	lay    layoutMemo
 	x      existing
 	a      attacher
 	col    collector
@@ -63,9 +62,9 @@ func (e *Enricher) Enrich(in *Input) Result {
 		res.Reason = reason
 		return res
 	}
-	e.s.x.read(p, &pl, params, danglingCheck{r: e.r, now: e.now}, &res)
+	e.s.x.read(p, pl, params, danglingCheck{r: e.r, now: e.now}, &res)
 
-	c := e.collector(p, &pl, in)
+	c := e.collector(p, pl, in)
 	if anyTarget(pl.target) {
 		for i := range in.Exact {
 			c.considerExact(&in.Exact[i], pl.obs, &res)
@@ -75,14 +74,14 @@ func (e *Enricher) Enrich(in *Input) Result {
 	m := e.matching(c, len(pl.target))
 	m.assign(pl.target)
 
-	e.s.x.settle(p, &pl, m.best, &res)
+	e.s.x.settle(p, pl, m.best, &res)
 	e.s.a.r, e.s.a.params = e.r, params
 	attached := e.s.a.attach(p, m.best, pl.target, e.s.x.kept, &res)
 	e.s.x.remove(p, m.best, &res)
 
 	e.s.out = resize(e.s.out, len(pl.target))
-	n := commit(in.Stream, commitInput{
-		p: p, pl: &pl, best: m.best, nextSeq: e.r.NextSeq(), lateWindow: params.LateWindow,
+	n := commit(in.Stream, &commitInput{
+		p: p, pl: pl, best: m.best, nextSeq: e.r.NextSeq(), lateWindow: params.LateWindow,
 		scratch: &e.s.commit,
 	}, e.s.out)
 	res.Unfilled = n.grown
@@ -126,7 +125,9 @@ func (e *Enricher) collector(p *Point, pl *plan, in *Input) *collector {
 			pl.w.seqFloor = min(pl.w.seqFloor, pl.w.prevSeq)
 		}
 	}
-	e.s.col = collector{r: e.r, p: p, pl: pl, params: in.Params, groups: groups, cs: &e.s.cs, buf: &e.s.buf}
+	e.s.buf.lists.reset(len(groups))
+	e.s.lay.reset(p, in.Params)
+	e.s.col = collector{r: e.r, p: p, pl: pl, params: in.Params, groups: groups, cs: &e.s.cs, buf: &e.s.buf, lay: &e.s.lay}
 	return &e.s.col
 }
 

@@ -229,7 +229,12 @@ func (f *fixture) previous() (streams.Previous, []streams.Bucket, bool) {
 	f.table.Lock()
 	defer f.table.Unlock()
 	prev, bs, ok := f.table.Get(f.stream, wall(f.now)).Previous()
-	return prev, append([]streams.Bucket(nil), bs...), ok
+	var out []streams.Bucket
+	if bs.Len() > 0 {
+		out = make([]streams.Bucket, bs.Len())
+		bs.CopyTo(out)
+	}
+	return prev, out, ok
 }
 
 func traceID(n uint64) [16]byte {

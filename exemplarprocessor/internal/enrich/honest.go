@@ -148,7 +148,7 @@ func (c *collector) countSpans(b int, enough uint64) uint64 {
 				if !ok {
 					break
 				}
-				if ref.End > low && ref.End <= w.end && c.p.Layout.Of(c.spanValue(&ref)) == b {
+				if ref.End > low && ref.End <= w.end && c.lay.own(c, ref.Duration, c.spanValue(&ref)) == b {
 					n++
 				}
 			}

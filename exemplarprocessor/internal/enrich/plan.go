@@ -45,31 +45,34 @@ type plan struct {
 	// times are the stream's recent point times (streams.Previous.Times):
 	// prev[b].Owed's bit i is the interval (times[i+1], times[i]].
 	times []uint64
-	// used are spans that were the stream's exemplars and could otherwise
-	// be candidates again (streams.Previous.Used): they serve no bucket.
-	used []streams.Used
+	// usedSeqs (ended at usedEnds) are spans that were the stream's
+	// exemplars and could otherwise be candidates again
+	// (streams.Previous.UsedSeqs): they serve no bucket.
+	usedSeqs, usedEnds []uint64
 	// owedFrom is the start of the oldest interval some bucket is owed an
 	// exemplar for (0: none): spans that arrived since then may fill it.
 	owedFrom uint64
 }
 
-// choose compares p with the stream's previous point. It returns the plan,
-// or a reason when the point needs no work at all (unchanged, out of order).
-func choose(p *Point, st *streams.State, params *Params, s *scratch) (plan, Reason) {
+// choose compares p with the stream's previous point. It returns the plan
+// (kept in s, so the stages that share it do not move it to the heap per
+// point), or a reason when the point needs no work at all (unchanged, out
+// of order).
+func choose(p *Point, st *streams.State, params *Params, s *scratch) (*plan, Reason) {
 	n := p.Layout.Len()
-	pl := plan{
+	s.pl = plan{
 		w:      window{start: p.Start, end: p.Time},
-		prev:   resize(s.prev, n),
-		grown:  resize(s.grown, n),
-		target: resize(s.target, n),
+		prev:   resize(s.pl.prev, n),
+		grown:  resize(s.pl.grown, n),
+		target: resize(s.pl.target, n),
 	}
-	s.prev, s.grown, s.target = pl.prev, pl.grown, pl.target
+	pl := &s.pl
 
 	prev, prevBuckets, known := st.Previous()
 	compatible, downscaled := false, false
 	if known {
 		compatible, downscaled = mapPrevious(pl.prev, prev.Layout, prevBuckets, p)
-		pl.used = prev.Used
+		pl.usedSeqs, pl.usedEnds = prev.UsedSeqs, prev.UsedEnds
 	}
 	if p.Cumulative && compatible && prev.Start == p.Start {
 		switch {
@@ -143,10 +146,10 @@ func (pl *plan) owedAt(b int, t uint64) bool {
 }
 
 // wasUsed reports whether span seq was one of the stream's exemplars that
-// it remembers (streams.Previous.Used).
+// it remembers (streams.Previous.UsedSeqs).
 func (pl *plan) wasUsed(seq uint64) bool {
-	for _, u := range pl.used {
-		if u.Seq == seq {
+	for _, u := range pl.usedSeqs {
+		if u == seq {
 			return true
 		}
 	}
@@ -187,12 +190,12 @@ func observed(p *Point, prev streams.Previous, continuing bool) observation {
 // merging buckets when an exponential histogram was downscaled. It reports
 // false when the layouts cannot be compared (the stream starts afresh), and
 // whether buckets were merged.
-func mapPrevious(prev []streams.Bucket, layout streams.Layout, from []streams.Bucket, p *Point) (compatible, merged bool) {
+func mapPrevious(prev []streams.Bucket, layout streams.Layout, from streams.Buckets, p *Point) (compatible, merged bool) {
 	if p.Exp == nil {
-		if layout.Key != p.StreamLayout.Key || len(from) != len(prev) {
+		if layout.Key != p.StreamLayout.Key || from.Len() != len(prev) {
 			return false, false
 		}
-		copy(prev, from)
+		from.CopyTo(prev)
 		return true, false
 	}
 	// For exponential points the layout key holds the scale and the zero
@@ -202,8 +205,9 @@ func mapPrevious(prev []streams.Bucket, layout streams.Layout, from []streams.Bu
 	if uint32(layout.Key) != uint32(p.StreamLayout.Key) || prevScale < pScale {
 		return false, false
 	}
-	old := buckets.Exponential{Scale: prevScale, PosOffset: layout.PosOffset, PosLen: layout.PosLen, NegOffset: layout.NegOffset, NegLen: len(from) - 1 - layout.PosLen}
-	for b, pb := range from {
+	old := buckets.Exponential{Scale: prevScale, PosOffset: layout.PosOffset, PosLen: layout.PosLen, NegOffset: layout.NegOffset, NegLen: from.Len() - 1 - layout.PosLen}
+	for b := range from.Len() {
+		pb := from.At(b)
 		to := downscaled(old, b, prevScale-pScale, p.Exp)
 		if to < 0 {
 			if pb.Count > 0 {

@@ -145,6 +145,9 @@ type Input struct {
 	Joined bool
 	Groups []spanindex.GroupID
 	Exact  []Exact
+	// Params may be shared by many points; its Timing must not change
+	// once an Enricher used it (the walks keep what it implies for a
+	// layout from point to point).
 	Params *Params
 }
 

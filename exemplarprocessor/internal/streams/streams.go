@@ -13,6 +13,7 @@
 package streams // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/streams"
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -23,13 +24,10 @@ import (
 // late spans of: a minute of 2-second exports.
 const MaxOwed = 32
 
-// MaxUsed bounds Previous.Used: a stream that would need more lets its
-// oldest debts go instead.
+// MaxUsed bounds the used spans a stream remembers besides those that took
+// its previous point's time: a stream that would need more lets its oldest
+// debts go instead.
 const MaxUsed = 64
-
-// Used is a span that was one of the stream's exemplars: Seq is its index
-// sequence number, End its end time (Unix ns).
-type Used struct{ Seq, End uint64 }
 
 // Bucket is what a stream remembers per bucket.
 type Bucket struct {
@@ -70,13 +68,14 @@ type Previous struct {
 	// Time), then the start of the oldest interval: interval i is
 	// (Times[i+1], Times[i]]. Read-only; empty for delta streams.
 	Times []uint64
-	// Used are spans that were the stream's exemplars and may otherwise
-	// be candidates again: those that ended just after the previous point
-	// and took its time (counted there), and those that ended in, or just
-	// after, an interval some bucket is still owed an exemplar for. Each
-	// names a request counted already: it serves no bucket again.
+	// UsedSeqs are spans (by index sequence number) that were the
+	// stream's exemplars and may otherwise be candidates again, and
+	// UsedEnds their end times: those that ended just after the previous
+	// point and took its time (counted there), and those that ended in, or
+	// just after, an interval some bucket is still owed an exemplar for.
+	// Each names a request counted already: it serves no bucket again.
 	// Read-only.
-	Used []Used
+	UsedSeqs, UsedEnds []uint64
 }
 
 // Groups is the span index's join groups a stream's key resolved to, valid
@@ -88,37 +87,115 @@ type Groups struct {
 	RK  uint64
 }
 
-// State is the remembered state of one stream.
+// State is the remembered state of one stream. It is kept small: a table
+// holds up to streams.max_streams of them. Everything whose length varies
+// (the buckets, the recent times, the used spans) shares one array, data,
+// laid out as
+//
+//	[counts: n][last exemplars: n][owed: (n+1)/2 words, two per word][times][used seqs][used ends]
+//
+// so a stream costs one allocation besides its group IDs.
 type State struct {
-	prev    Previous
-	times   []uint64
-	used    []Used
-	buckets []Bucket
-	known   bool
-	groups  Groups
-
-	lastSeen time.Time
+	start, time, seq, count uint64
+	sum                     float64
+	layout                  packedLayout
+	data                    []uint64
+	n, times, used          uint16 // buckets, recent times, used spans
+	known                   bool
+	groups                  Groups
+	// lastSeen is when the stream was last used, Unix ns.
+	lastSeen int64
 }
 
-// Previous returns the stream's previous point and its buckets (read-only),
-// and false when no point was remembered yet.
-func (s *State) Previous() (Previous, []Bucket, bool) {
-	return s.prev, s.buckets, s.known
+// packedLayout is a Layout in 24 bytes instead of 32.
+type packedLayout struct {
+	key                          uint64
+	posOffset, posLen, negOffset int32
 }
 
-// Remember records a point as the stream's previous one. buckets and
-// p.Times are copied.
-func (s *State) Remember(p Previous, buckets []Bucket) {
-	s.times = append(s.times[:0], p.Times...)
-	s.used = append(s.used[:0], p.Used...)
-	p.Times, p.Used = s.times, s.used
-	s.prev, s.known = p, true
-	if cap(s.buckets) > 2*len(buckets) && cap(s.buckets) > 64 {
-		// A stream whose layout shrank gives the larger array back.
-		s.buckets = nil
+// Buckets is a read-only view of a stream's remembered buckets, valid until
+// the stream's next Remember.
+type Buckets struct {
+	data []uint64
+	n    int
+}
+
+// Len returns the number of buckets.
+func (b Buckets) Len() int { return b.n }
+
+// At returns bucket i.
+func (b Buckets) At(i int) Bucket {
+	return Bucket{Count: b.data[i], LastExemplar: b.data[b.n+i], Owed: uint32(b.data[2*b.n+i/2] >> (32 * (i & 1)))}
+}
+
+// CopyTo copies the buckets to dst, which must have Len elements.
+func (b Buckets) CopyTo(dst []Bucket) {
+	counts, last := b.data[:b.n], b.data[b.n:2*b.n]
+	owed := b.data[2*b.n : 2*b.n+owedWords(b.n)]
+	for i := range dst[:b.n] {
+		dst[i] = Bucket{Count: counts[i], LastExemplar: last[i], Owed: uint32(owed[i/2] >> (32 * (i & 1)))}
 	}
-	s.buckets = append(s.buckets[:0], buckets...)
 }
+
+// owedWords is how many words hold the owed masks of n buckets.
+func owedWords(n int) int { return (n + 1) / 2 }
+
+// Previous returns the stream's previous point and its buckets (read-only,
+// valid until the next Remember), and false when no point was remembered
+// yet.
+func (s *State) Previous() (Previous, Buckets, bool) {
+	n := int(s.n)
+	p := Previous{
+		Start: s.start, Time: s.time, Seq: s.seq, Count: s.count, Sum: s.sum,
+		Layout: Layout{Key: s.layout.key, PosOffset: s.layout.posOffset, PosLen: int(s.layout.posLen), NegOffset: s.layout.negOffset},
+	}
+	at := 2*n + owedWords(n)
+	if s.times > 0 {
+		p.Times = s.data[at : at+int(s.times) : at+int(s.times)]
+	}
+	at += int(s.times)
+	if u := int(s.used); u > 0 {
+		p.UsedSeqs = s.data[at : at+u : at+u]
+		p.UsedEnds = s.data[at+u : at+2*u : at+2*u]
+	}
+	return p, Buckets{data: s.data, n: n}, s.known
+}
+
+// Remember records a point as the stream's previous one. buckets, p.Times
+// and the used spans are copied; they must not be the slices Previous
+// returned, which Remember overwrites. At most 65,535 buckets, recent times
+// and used spans are kept (streams.max_buckets is at most 4096).
+func (s *State) Remember(p Previous, buckets []Bucket) {
+	s.start, s.time, s.seq, s.count, s.sum = p.Start, p.Time, p.Seq, p.Count, p.Sum
+	s.layout = packedLayout{key: p.Layout.Key, posOffset: p.Layout.PosOffset, posLen: int32(p.Layout.PosLen), negOffset: p.Layout.NegOffset}
+	n, times, used := min(len(buckets), maxLen), min(len(p.Times), maxLen), min(len(p.UsedSeqs), len(p.UsedEnds), maxLen)
+	need := 2*n + owedWords(n) + times + 2*used
+	if cap(s.data) < need || (cap(s.data) > 2*need && cap(s.data) > 64) {
+		// A stream whose layout shrank gives the larger array back. The
+		// new one takes all of its size class: the recent times grow by
+		// one per point until the late window is covered.
+		s.data = slices.Grow([]uint64(nil), need)
+	}
+	d := s.data[:need]
+	for i, b := range buckets[:n] {
+		d[i], d[n+i] = b.Count, b.LastExemplar
+	}
+	owed := d[2*n : 2*n+owedWords(n)]
+	clear(owed)
+	for i, b := range buckets[:n] {
+		owed[i/2] |= uint64(b.Owed) << (32 * (i & 1))
+	}
+	at := 2*n + len(owed)
+	copy(d[at:], p.Times[:times])
+	copy(d[at+times:], p.UsedSeqs[:used])
+	copy(d[at+times+used:], p.UsedEnds[:used])
+	s.data = d
+	s.n, s.times, s.used = uint16(n), uint16(times), uint16(used)
+	s.known = true
+}
+
+// maxLen bounds what one State keeps of each variable part.
+const maxLen = 1<<16 - 1
 
 // Groups returns the cached join groups (IDs read-only).
 func (s *State) Groups() Groups { return s.groups }
@@ -167,15 +244,16 @@ func (t *Table) Evictions() (capacity, idle uint64) {
 // remembered, and marks it used at now. Streams idle at now are forgotten
 // first; a forgotten stream's memory goes with it.
 func (t *Table) Get(hash uint64, now time.Time) *State {
+	at := now.UnixNano()
 	for {
 		_, st, ok := t.states.Oldest()
-		if !ok || now.Sub(st.lastSeen) <= t.idle {
+		if !ok || at-st.lastSeen <= int64(t.idle) {
 			break
 		}
 		t.states.RemoveOldest()
 		t.evictedIdle++
 	}
 	st, _ := t.states.GetOrAdd(hash)
-	st.lastSeen = now
+	st.lastSeen = at
 	return st
 }

@@ -21,6 +21,21 @@ func t0() time.Time { return time.Unix(1_793_000_000, 0) }
 // remembered is a previous point that names hash h in its Time.
 func remembered(h uint64) Previous { return Previous{Start: 1, Time: h, Count: h} }
 
+// bucketsOf copies a view's buckets (nil for none).
+func bucketsOf(bs Buckets) []Bucket {
+	if bs.Len() == 0 {
+		return nil
+	}
+	out := make([]Bucket, bs.Len())
+	bs.CopyTo(out)
+	for i := range out {
+		if out[i] != bs.At(i) {
+			panic("CopyTo and At disagree")
+		}
+	}
+	return out
+}
+
 // has reports whether the table remembers stream h, without touching it.
 func has(tb *Table, h uint64) bool {
 	_, ok := tb.states.Peek(h)
@@ -32,7 +47,7 @@ func TestGetCreatesAndReturnsTheStream(t *testing.T) {
 	st := tb.Get(1, t0())
 	_, bs, known := st.Previous()
 	assert.False(t, known, "a new stream has no previous point")
-	assert.Empty(t, bs)
+	assert.Empty(t, bucketsOf(bs))
 	assert.Equal(t, Groups{}, st.Groups())
 
 	st.Remember(remembered(1), []Bucket{{Count: 3, LastExemplar: 7}})
@@ -41,7 +56,7 @@ func TestGetCreatesAndReturnsTheStream(t *testing.T) {
 	prev, bs, known := tb.Get(1, t0().Add(time.Second)).Previous()
 	assert.True(t, known)
 	assert.Equal(t, remembered(1), prev)
-	assert.Equal(t, []Bucket{{Count: 3, LastExemplar: 7}}, bs)
+	assert.Equal(t, []Bucket{{Count: 3, LastExemplar: 7}}, bucketsOf(bs))
 	prev, _, _ = tb.Get(2, t0().Add(time.Second)).Previous()
 	assert.Equal(t, remembered(2), prev)
 	assert.Equal(t, 2, tb.Len())
@@ -162,10 +177,16 @@ func TestStateCopiesWhatItIsGiven(t *testing.T) {
 	tb := New(10, time.Minute)
 	st := tb.Get(1, t0())
 	bs := []Bucket{{Count: 1, LastExemplar: 2, Owed: 3}}
-	st.Remember(remembered(1), bs)
+	p := remembered(1)
+	p.Times, p.UsedSeqs, p.UsedEnds = []uint64{5, 4}, []uint64{9, 8}, []uint64{4, 3}
+	st.Remember(p, bs)
 	bs[0] = Bucket{Count: 99}
-	_, got, _ := st.Previous()
-	assert.Equal(t, []Bucket{{Count: 1, LastExemplar: 2, Owed: 3}}, got)
+	p.Times[0], p.UsedSeqs[0], p.UsedEnds[1] = 99, 99, 99
+	prev, got, _ := st.Previous()
+	assert.Equal(t, []Bucket{{Count: 1, LastExemplar: 2, Owed: 3}}, bucketsOf(got))
+	assert.Equal(t, []uint64{5, 4}, prev.Times)
+	assert.Equal(t, []uint64{9, 8}, prev.UsedSeqs)
+	assert.Equal(t, []uint64{4, 3}, prev.UsedEnds)
 
 	ids := []uint32{4, 5}
 	st.CacheGroups(ids, 7, 8)
@@ -173,9 +194,13 @@ func TestStateCopiesWhatItIsGiven(t *testing.T) {
 	assert.Equal(t, Groups{IDs: []uint32{4, 5}, Gen: 7, RK: 8}, st.Groups())
 
 	// Remembering again replaces, whatever the lengths.
-	st.Remember(remembered(1), []Bucket{{Count: 2}, {Count: 3}})
-	_, got, _ = st.Previous()
-	assert.Equal(t, []Bucket{{Count: 2}, {Count: 3}}, got)
+	owed := []Bucket{{Count: 2, Owed: 1<<31 | 1}, {Count: 3, LastExemplar: 4, Owed: 1<<32 - 1}, {Count: 5, Owed: 6}}
+	st.Remember(remembered(1), owed)
+	prev, got, _ = st.Previous()
+	assert.Equal(t, owed, bucketsOf(got))
+	assert.Nil(t, prev.Times)
+	assert.Nil(t, prev.UsedSeqs)
+	assert.Nil(t, prev.UsedEnds)
 	st.CacheGroups(nil, 9, 8)
 	assert.Equal(t, Groups{IDs: []uint32{}, Gen: 9, RK: 8}, st.Groups())
 }
@@ -185,12 +210,11 @@ func TestRememberGivesBackALargerArray(t *testing.T) {
 	tb := New(10, time.Minute)
 	st := tb.Get(1, t0())
 	st.Remember(remembered(1), make([]Bucket, 500))
-	_, big, _ := st.Previous()
-	gone := weak.Make(&big[0])
+	gone := weak.Make(&st.data[0])
 	st.Remember(remembered(1), make([]Bucket, 10))
 	_, small, _ := st.Previous()
-	assert.Len(t, small, 10)
-	assert.Less(t, cap(small), 500)
+	assert.Equal(t, 10, small.Len())
+	assert.Less(t, cap(st.data), 500)
 	runtime.GC()
 	assert.Nil(t, gone.Value(), "the 500-bucket array was released")
 }
@@ -212,8 +236,7 @@ func TestForgottenStreamsKeepNoMemory(t *testing.T) {
 			st := tb.Get(1, t0())
 			st.Remember(remembered(1), make([]Bucket, 100))
 			st.CacheGroups(make([]uint32, 100), 3, 4)
-			_, bs, _ := st.Previous()
-			bucketsGone := weak.Make(&bs[0])
+			bucketsGone := weak.Make(&st.data[0])
 			groupsGone := weak.Make(&st.Groups().IDs[0])
 			tb.Get(3, t0().Add(50*time.Second))
 
@@ -227,7 +250,7 @@ func TestForgottenStreamsKeepNoMemory(t *testing.T) {
 			back := tb.Get(1, t0().Add(100*time.Second))
 			_, got, known := back.Previous()
 			assert.False(t, known)
-			assert.Empty(t, got)
+			assert.Empty(t, bucketsOf(got))
 			assert.Equal(t, Groups{}, back.Groups())
 		})
 	}
@@ -237,11 +260,11 @@ func TestForgottenStreamsKeepNoMemory(t *testing.T) {
 // after them.
 func TestExpiredStreamsReleaseTheirBuckets(t *testing.T) {
 	tb := New(100, time.Minute)
-	var gone []weak.Pointer[Bucket]
+	var gone []weak.Pointer[uint64]
 	for h := range uint64(100) {
 		st := tb.Get(h, t0())
 		st.Remember(remembered(h), make([]Bucket, 10))
-		gone = append(gone, weak.Make(&st.buckets[0]))
+		gone = append(gone, weak.Make(&st.data[0]))
 	}
 	tb.Get(1000, t0().Add(2*time.Minute))
 	capacity, idle := tb.Evictions()
