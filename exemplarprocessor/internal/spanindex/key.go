@@ -191,7 +191,14 @@ func (k *Key) AddDouble(f float64) {
 func (k *Key) AddBool(v bool) { k.add(keyVal{state: valString, s: strconv.FormatBool(v)}) }
 
 // AddAbsent appends a value that is not there; it equals only absence.
-func (k *Key) AddAbsent() { k.add(keyVal{state: valAbsent}) }
+func (k *Key) AddAbsent() {
+	if k.kindSet && k.dims < MaxKeyValues {
+		k.bound |= 1 << k.dims
+		k.dims++
+		return
+	}
+	k.add(keyVal{state: valAbsent})
+}
 
 // AddAny appends a wildcard: the data point does not constrain this value.
 func (k *Key) AddAny() { k.add(keyVal{state: valAny}) }
