@@ -166,7 +166,7 @@ func (sw *scopeWrite) read(w *spanindex.Writer, spans ptrace.SpanSlice, from, to
 			SpanID:   span.SpanID(),
 			Start:    uint64(span.StartTimestamp()),
 			End:      uint64(span.EndTimestamp()),
-			NameHash: nameHash(span.Name()),
+			NameHash: w.NameHash(span.Name()),
 			Kind:     uint8(span.Kind()),
 		}
 		sb.hashes[i] = w.Hash(s)
@@ -260,17 +260,6 @@ func serviceName(res pcommon.Map) string {
 		return v.AsString()
 	}
 	return "unknown_service"
-}
-
-// nameHash is a 16-bit FNV-1a of the span name: together with exact start
-// and end times it tells a replayed span from a colliding one.
-func nameHash(name string) uint16 {
-	h := uint32(2166136261)
-	for i := 0; i < len(name); i++ {
-		h ^= uint32(name[i])
-		h *= 16777619
-	}
-	return uint16(h ^ h>>16)
 }
 
 // removeEmptied drops the scopes that dropping replays emptied (by their

@@ -128,7 +128,7 @@ type keyMemo struct {
 	groups [memoGroups]groupRef
 }
 
-const memoGroups = 64
+const memoGroups = 256
 
 type rkRef struct {
 	id    rkID

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math/bits"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -160,6 +161,7 @@ type Index struct {
 	cfg     Config
 	seed    maphash.Seed
 	intSeed uint64
+	idSeed  [4]uint64
 	// ttl and dupWindow are the Config's durations in ns.
 	ttl, dupWindow int64
 
@@ -211,6 +213,10 @@ func New(cfg Config) (*Index, error) {
 		table:   make([]uint32, minTable),
 	}
 	idx.tableMask = minTable - 1
+	for i := range idx.idSeed {
+		// Odd, so that a multiplication by it loses no bits.
+		idx.idSeed[i] = maphash.String(seed, strconv.Itoa(i)) | 1
+	}
 	idx.extras = make([][]Extra, len(idx.chunks))
 	idx.groups.init()
 	return idx, nil
@@ -280,6 +286,12 @@ func (idx *Index) advance(now int64) {
 
 // Hash returns the hash InsertHashed needs.
 func (w *Writer) Hash(s *Span) uint64 { return w.idx.keyHash(&s.TraceID, &s.SpanID) }
+
+// NameHash is the Span.NameHash of a span name.
+func (w *Writer) NameHash(name string) uint16 {
+	h := maphash.String(w.idx.seed, name)
+	return uint16(h ^ h>>16 ^ h>>32 ^ h>>48)
+}
 
 // Prefetch loads the table slots of a batch of hashes. At a million spans
 // every slot is a cache miss; touched together in a tight loop the misses
