@@ -47,8 +47,9 @@ const (
 )
 
 type slotName struct {
-	name string
-	slot uint8
+	name        string
+	first, last byte // of name: most names of one length differ there
+	slot        uint8
 }
 
 type dimReader struct {
@@ -78,9 +79,9 @@ func (r *spanReader) build(dims []Dim, ruleDims []uint32) error {
 		s := uint8(len(slots))
 		slots[name] = s
 		if n := len(name); n < maxIndexedNameLen {
-			r.byLen[n] = append(r.byLen[n], slotName{name, s})
+			r.byLen[n] = append(r.byLen[n], newSlotName(name, s))
 		} else {
-			r.long = append(r.long, slotName{name, s})
+			r.long = append(r.long, newSlotName(name, s))
 		}
 		return s, nil
 	}
@@ -155,13 +156,29 @@ func (r *spanReader) familyOf(found uint64) uint32 {
 	return ^uint32(0)
 }
 
+func newSlotName(name string, s uint8) slotName {
+	sn := slotName{name: name, slot: s}
+	if n := len(name); n > 0 {
+		sn.first, sn.last = name[0], name[n-1]
+	}
+	return sn
+}
+
+// slot returns the slot of an attribute name the reader reads. Names are
+// compared only with those of their length, and those by their first and
+// last bytes before the rest.
 func (r *spanReader) slot(name string) (uint8, bool) {
+	n := len(name)
 	cands := r.long
-	if n := len(name); n < maxIndexedNameLen {
+	if n < maxIndexedNameLen {
 		cands = r.byLen[n]
 	}
-	for _, c := range cands {
-		if c.name == name {
+	if len(cands) == 0 || n == 0 {
+		return 0, false
+	}
+	first, last := name[0], name[n-1]
+	for i := range cands {
+		if c := &cands[i]; c.first == first && c.last == last && c.name == name {
 			return c.slot, true
 		}
 	}
