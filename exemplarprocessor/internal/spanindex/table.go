@@ -91,9 +91,11 @@ func (idx *Index) put(i uint64, h uint64, seq uint64) {
 }
 
 // maybeRebuild rebuilds the table before an insert that takes a new slot
-// when dead slots crowd it or sequence numbers could alias.
+// when dead slots crowd it (80 % of the slots used: a rebuild re-places
+// every live span at random, so at a million spans it costs more than the
+// longer probes until then) or sequence numbers could alias.
 func (idx *Index) maybeRebuild() bool {
-	if idx.tableUsed*4 < len(idx.table)*3 && idx.sinceRebuild < 2*uint64(idx.cfg.MaxSpans) {
+	if idx.tableUsed*5 < len(idx.table)*4 && idx.sinceRebuild < 2*uint64(idx.cfg.MaxSpans) {
 		return false
 	}
 	idx.rebuild()
