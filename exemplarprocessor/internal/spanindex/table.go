@@ -91,11 +91,14 @@ func (idx *Index) put(i uint64, h uint64, seq uint64) {
 }
 
 // maybeRebuild rebuilds the table before an insert that takes a new slot
-// when dead slots crowd it (80 % of the slots used: a rebuild re-places
-// every live span at random, so at a million spans it costs more than the
-// longer probes until then) or sequence numbers could alias.
+// when the live spans need a larger table (75 % of the slots used), dead
+// slots crowd it (80 %: a rebuild re-places every live span at random,
+// which at a million spans costs more than the longer probes until then)
+// or sequence numbers could alias.
 func (idx *Index) maybeRebuild() bool {
-	if idx.tableUsed*5 < len(idx.table)*4 && idx.sinceRebuild < 2*uint64(idx.cfg.MaxSpans) {
+	used, size := idx.tableUsed, len(idx.table)
+	grow := used*4 >= size*3 && int(idx.count)*2 > size
+	if !grow && used*5 < size*4 && idx.sinceRebuild < 2*uint64(idx.cfg.MaxSpans) {
 		return false
 	}
 	idx.rebuild()
