@@ -17,6 +17,7 @@ import (
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/duplog"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/metadata"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/pdataslice"
+	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/rules"
 	"github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
 )
 
@@ -45,7 +46,7 @@ func newTracesProcessor(c *core, set processor.Settings) (*tracesProcessor, erro
 		drop:        c.cfg.Duplicates.Action == ActionDropReplays,
 		maxDuration: uint64(c.cfg.Index.MaxSpanDuration.Nanoseconds()),
 	}
-	tp.batches.New = func() any { return &spanBatch{key: c.index.NewKey()} }
+	tp.batches.New = func() any { return &spanBatch{keyer: c.rules.NewSpanKeyer(c.index.NewKey())} }
 	return tp, nil
 }
 
@@ -71,7 +72,7 @@ func (tp *tracesProcessor) process(ctx context.Context, td ptrace.Traces) (ptrac
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		res := rs.Resource().Attributes()
-		tp.core.rules.ResourceKey(sb.key, res)
+		sb.keyer.Resource(res)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			sw := scopeWrite{tp: tp, sb: sb, st: &st, now: now, res: res, at: [2]int{i, j}}
@@ -92,14 +93,28 @@ func (tp *tracesProcessor) process(ctx context.Context, td ptrace.Traces) (ptrac
 
 // spanBatch is the per-call scratch of the traces path.
 type spanBatch struct {
-	key    *spanindex.Key
+	keyer  *rules.SpanKeyer
 	spans  [prefetchBatch]spanindex.Span
 	hashes [prefetchBatch]uint64
+	checks [prefetchBatch]spanCheck
+	groups [prefetchBatch]spanindex.GroupID
 	drops  []int
 }
 
 // prefetchBatch is how many spans are hashed and prefetched together.
 const prefetchBatch = 256
+
+// spanCheck says whether a span can describe a request, and so is indexed.
+type spanCheck uint8
+
+const (
+	spanOK spanCheck = iota
+	// spanEndBeforeStart is indexed with no duration, and counted.
+	spanEndBeforeStart
+	spanInvalidID
+	spanZeroTimestamp
+	spanTooLong
+)
 
 // scopeWrite indexes one scope's spans.
 type scopeWrite struct {
@@ -119,21 +134,9 @@ func (sw *scopeWrite) write(spans ptrace.SpanSlice) {
 	w := sw.tp.core.index.BeginWrite(sw.now)
 	for from := 0; from < spans.Len(); from += prefetchBatch {
 		to := min(from+prefetchBatch, spans.Len())
-		// Read IDs and hash them all first, then touch their table slots
-		// together: the cache misses overlap instead of queueing.
-		for k := from; k < to; k++ {
-			span := spans.At(k)
-			s := &sb.spans[k-from]
-			*s = spanindex.Span{
-				TraceID:  span.TraceID(),
-				SpanID:   span.SpanID(),
-				Start:    uint64(span.StartTimestamp()),
-				End:      uint64(span.EndTimestamp()),
-				NameHash: nameHash(span.Name()),
-				Kind:     uint8(span.Kind()),
-			}
-			sb.hashes[k-from] = w.Hash(s)
-		}
+		sw.read(&w, spans, from, to)
+		// Touch the ID table slots of the block together: the cache misses
+		// overlap instead of queueing.
 		w.Prefetch(sb.hashes[:to-from])
 		for k := from; k < to; k++ {
 			sw.insert(&w, k, k-from, spans.At(k))
@@ -150,25 +153,68 @@ func (sw *scopeWrite) write(spans ptrace.SpanSlice) {
 	}
 }
 
-// insert indexes the k-th span (slot i of the prefetched block) and flags
-// or marks for dropping a duplicate.
-func (sw *scopeWrite) insert(w *spanindex.Writer, k, i int, span ptrace.Span) {
-	c, s, st := sw.tp.core, &sw.sb.spans[i], sw.st
+// read takes what the index keeps of spans [from, to), hashes their IDs
+// and, for those that will be indexed, pins their join groups.
+func (sw *scopeWrite) read(w *spanindex.Writer, spans ptrace.SpanSlice, from, to int) {
+	sb := sw.sb
+	for k := from; k < to; k++ {
+		span := spans.At(k)
+		i := k - from
+		s := &sb.spans[i]
+		*s = spanindex.Span{
+			TraceID:  span.TraceID(),
+			SpanID:   span.SpanID(),
+			Start:    uint64(span.StartTimestamp()),
+			End:      uint64(span.EndTimestamp()),
+			NameHash: w.NameHash(span.Name()),
+			Kind:     uint8(span.Kind()),
+		}
+		sb.hashes[i] = w.Hash(s)
+		sb.checks[i] = sw.tp.check(s)
+		sb.groups[i] = spanindex.NoGroup
+		if sb.checks[i] <= spanEndBeforeStart {
+			if key := sb.keyer.Key(span); key != nil {
+				sb.groups[i] = w.Pin(key)
+			}
+		}
+	}
+}
+
+// check says whether s describes a request.
+func (tp *tracesProcessor) check(s *spanindex.Span) spanCheck {
 	switch {
 	case pcommon.TraceID(s.TraceID).IsEmpty() || pcommon.SpanID(s.SpanID).IsEmpty():
-		st.invalidID++
-		return
+		return spanInvalidID
 	case s.Start == 0 || s.End == 0:
 		// Not a request: a latency join would read a decades-long span.
+		return spanZeroTimestamp
+	case s.End > s.Start && s.End-s.Start > tp.maxDuration:
+		return spanTooLong
+	case s.End < s.Start:
+		return spanEndBeforeStart
+	}
+	return spanOK
+}
+
+// insert indexes the k-th span (slot i of the block) and flags or marks for
+// dropping a duplicate.
+func (sw *scopeWrite) insert(w *spanindex.Writer, k, i int, span ptrace.Span) {
+	c, sb, st := sw.tp.core, sw.sb, sw.st
+	switch sb.checks[i] {
+	case spanInvalidID:
+		st.invalidID++
+		return
+	case spanZeroTimestamp:
 		st.zeroTimestamp++
 		return
-	case s.End > s.Start && s.End-s.Start > sw.tp.maxDuration:
+	case spanTooLong:
 		st.tooLong++
 		return
-	case s.End < s.Start:
+	case spanEndBeforeStart:
 		st.endBeforeStart++
+	case spanOK:
 	}
-	outcome, ref := w.InsertHashed(s, sw.sb.hashes[i], c.rules.SpanKey(sw.sb.key, span))
+	outcome, ref := w.InsertPinned(&sb.spans[i], sb.hashes[i], sb.groups[i])
 	switch outcome {
 	case spanindex.Indexed:
 		st.indexed++
@@ -178,7 +224,7 @@ func (sw *scopeWrite) insert(w *spanindex.Writer, k, i int, span ptrace.Span) {
 	case spanindex.Replay:
 		st.replays++
 		if sw.tp.drop {
-			sw.sb.drops = append(sw.sb.drops, k)
+			sb.drops = append(sb.drops, k)
 		} else {
 			span.Attributes().PutStr(c.cfg.Duplicates.Attribute, "replay")
 		}
@@ -214,17 +260,6 @@ func serviceName(res pcommon.Map) string {
 		return v.AsString()
 	}
 	return "unknown_service"
-}
-
-// nameHash is a 16-bit FNV-1a of the span name: together with exact start
-// and end times it tells a replayed span from a colliding one.
-func nameHash(name string) uint16 {
-	h := uint32(2166136261)
-	for i := 0; i < len(name); i++ {
-		h ^= uint32(name[i])
-		h *= 16777619
-	}
-	return uint16(h ^ h>>16)
 }
 
 // removeEmptied drops the scopes that dropping replays emptied (by their

@@ -52,14 +52,37 @@ func (s *Set) ResourceKey(k *spanindex.Key, res pcommon.Map) {
 // conventions); one that cannot be derived is absent, which equals only a
 // point that does not constrain it. It allocates nothing.
 func (s *Set) SpanKey(k *spanindex.Key, span ptrace.Span) *spanindex.Key {
+	var vals [maxSlots]pcommon.Value
+	return s.spanKey(k, span, &vals)
+}
+
+func (s *Set) spanKey(k *spanindex.Key, span ptrace.Span, vals *[maxSlots]pcommon.Value) *spanindex.Key {
 	kind := span.Kind()
 	if !s.Joined(kind) {
 		return nil
 	}
-	k.TruncateToResource()
 	k.SetKind(uint8(kind))
-	s.readers[kind].appendDims(k, span)
+	s.readers[kind].appendDims(k, span, vals)
 	return k
+}
+
+// SpanKeyer builds the keys of many spans: SpanKey with its scratch space
+// kept between spans. Not safe for concurrent use.
+type SpanKeyer struct {
+	set  *Set
+	key  *spanindex.Key
+	vals [maxSlots]pcommon.Value
+}
+
+// NewSpanKeyer returns a keyer that builds its keys in k.
+func (s *Set) NewSpanKeyer(k *spanindex.Key) *SpanKeyer { return &SpanKeyer{set: s, key: k} }
+
+// Resource starts the keys of the spans of a resource (see ResourceKey).
+func (sk *SpanKeyer) Resource(res pcommon.Map) { sk.set.ResourceKey(sk.key, res) }
+
+// Key is SpanKey for the keyer's current resource.
+func (sk *SpanKeyer) Key(span ptrace.Span) *spanindex.Key {
+	return sk.set.spanKey(sk.key, span, &sk.vals)
 }
 
 // addForm appends v in the form its dimension compares by.

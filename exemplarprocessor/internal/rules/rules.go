@@ -150,8 +150,16 @@ func Compile(specs []Spec, useDefaults bool, resourceKeys, filtered []string) (*
 		}
 		s.variants[i] = s.forInstrumentation(base, &s.insts[i])
 	}
+	var ruleDims [6][]uint32
+	for _, r := range base {
+		var set uint32
+		for _, m := range r.mappings {
+			set |= 1 << (m.dim & 31)
+		}
+		ruleDims[r.Kind] = append(ruleDims[r.Kind], set)
+	}
 	for kind := range s.readers {
-		if err := s.readers[kind].build(s.dims[kind]); err != nil {
+		if err := s.readers[kind].build(s.dims[kind], ruleDims[kind]); err != nil {
 			return nil, fmt.Errorf("rules: span kind %s: %w", ptrace.SpanKind(kind), err)
 		}
 	}

@@ -6,6 +6,8 @@ package rules // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarpr
 import (
 	"errors"
 	"fmt"
+	"math/bits"
+	"slices"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -22,6 +24,20 @@ type spanReader struct {
 	byLen [maxIndexedNameLen][]slotName
 	long  []slotName // names of maxIndexedNameLen bytes or more
 	dims  []dimReader
+	// families are the dimension sets of the kind's rules: a span that
+	// carries nothing the dimensions outside a family read or derive from
+	// (an HTTP span no RPC or database attribute) has no value there, and
+	// only the family's dimensions are read.
+	families []family
+}
+
+// family is the dimensions one rule joins on, plus those derived from the
+// span's name (no attribute tells they are absent).
+type family struct {
+	dims uint32 // dimensions read
+	// guard has the slot of every attribute a dimension outside dims reads
+	// or derives from: a span with none of them has no value there.
+	guard uint64
 }
 
 const (
@@ -31,8 +47,9 @@ const (
 )
 
 type slotName struct {
-	name string
-	slot uint8
+	name        string
+	first, last byte // of name: most names of one length differ there
+	slot        uint8
 }
 
 type dimReader struct {
@@ -48,8 +65,9 @@ type slotSource struct {
 
 var errTooManyNames = errors.New("the join reads more attribute names than fit")
 
-// build prepares the reader for dims.
-func (r *spanReader) build(dims []Dim) error {
+// build prepares the reader for dims and the dimension sets of the rules
+// (a bit per dimension).
+func (r *spanReader) build(dims []Dim, ruleDims []uint32) error {
 	slots := map[string]uint8{}
 	slotOf := func(name string) (uint8, error) {
 		if s, ok := slots[name]; ok {
@@ -61,9 +79,9 @@ func (r *spanReader) build(dims []Dim) error {
 		s := uint8(len(slots))
 		slots[name] = s
 		if n := len(name); n < maxIndexedNameLen {
-			r.byLen[n] = append(r.byLen[n], slotName{name, s})
+			r.byLen[n] = append(r.byLen[n], newSlotName(name, s))
 		} else {
-			r.long = append(r.long, slotName{name, s})
+			r.long = append(r.long, newSlotName(name, s))
 		}
 		return s, nil
 	}
@@ -90,16 +108,77 @@ func (r *spanReader) build(dims []Dim) error {
 		}
 		r.dims[i] = dr
 	}
+	r.buildFamilies(ruleDims)
 	return nil
 }
 
+func (r *spanReader) buildFamilies(ruleDims []uint32) {
+	if len(r.dims) > 32 {
+		return // every span reads every dimension
+	}
+	var byName uint32
+	for i, d := range r.dims {
+		for _, src := range d.derive {
+			if src.part == partRouteFromName {
+				byName |= 1 << i
+			}
+		}
+	}
+	for _, rd := range ruleDims {
+		f := family{dims: rd | byName}
+		if slices.ContainsFunc(r.families, func(o family) bool { return o.dims == f.dims }) {
+			continue
+		}
+		for i, d := range r.dims {
+			if f.dims&(1<<i) != 0 {
+				continue
+			}
+			for _, s := range d.own {
+				f.guard |= 1 << s
+			}
+			for _, src := range d.derive {
+				f.guard |= 1 << src.slot
+			}
+		}
+		r.families = append(r.families, f)
+	}
+}
+
+// familyOf returns the dimensions to read for a span that carries the
+// attributes of the found slots: those of the first family whose guard it
+// passes, else all.
+func (r *spanReader) familyOf(found uint64) uint32 {
+	for _, f := range r.families {
+		if found&f.guard == 0 {
+			return f.dims
+		}
+	}
+	return ^uint32(0)
+}
+
+func newSlotName(name string, s uint8) slotName {
+	sn := slotName{name: name, slot: s}
+	if n := len(name); n > 0 {
+		sn.first, sn.last = name[0], name[n-1]
+	}
+	return sn
+}
+
+// slot returns the slot of an attribute name the reader reads. Names are
+// compared only with those of their length, and those by their first and
+// last bytes before the rest.
 func (r *spanReader) slot(name string) (uint8, bool) {
+	n := len(name)
 	cands := r.long
-	if n := len(name); n < maxIndexedNameLen {
+	if n < maxIndexedNameLen {
 		cands = r.byLen[n]
 	}
-	for _, c := range cands {
-		if c.name == name {
+	if len(cands) == 0 || n == 0 {
+		return 0, false
+	}
+	first, last := name[0], name[n-1]
+	for i := range cands {
+		if c := &cands[i]; c.first == first && c.last == last && c.name == name {
 			return c.slot, true
 		}
 	}
@@ -108,8 +187,9 @@ func (r *spanReader) slot(name string) (uint8, bool) {
 
 // appendDims appends the value of every dimension of span to k: its own
 // attribute, else the value derived per the conventions, else absent.
-func (r *spanReader) appendDims(k *spanindex.Key, span ptrace.Span) {
-	var vals [maxSlots]pcommon.Value
+// vals is scratch space; it holds no value of the span when done (no
+// reference to the caller's pdata outlives the call).
+func (r *spanReader) appendDims(k *spanindex.Key, span ptrace.Span, vals *[maxSlots]pcommon.Value) {
 	var found uint64
 	for name, v := range span.Attributes().All() {
 		// The first of duplicate keys wins, as with Map.Get.
@@ -119,11 +199,19 @@ func (r *spanReader) appendDims(k *spanindex.Key, span ptrace.Span) {
 		}
 	}
 	var urls urlMemo
+	read := r.familyOf(found)
 	for i := range r.dims {
 		d := &r.dims[i]
-		if !d.appendOwn(k, &vals, found) && !d.appendDerived(k, derivation{vals: &vals, found: found, urls: &urls, span: span}) {
+		if read&(1<<i) == 0 {
+			k.AddAbsent()
+			continue
+		}
+		if !d.appendOwn(k, vals, found) && !d.appendDerived(k, derivation{vals: vals, found: found, urls: &urls, span: span}) {
 			k.AddAbsent()
 		}
+	}
+	for m := found; m != 0; m &= m - 1 {
+		vals[bits.TrailingZeros64(m)] = pcommon.Value{}
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math/bits"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -156,9 +157,11 @@ type Stats struct {
 // Index is the span index. It is safe for concurrent use: writers take an
 // exclusive lock through BeginWrite, readers a shared one through BeginRead.
 type Index struct {
-	mu   sync.RWMutex
-	cfg  Config
-	seed maphash.Seed
+	mu      sync.RWMutex
+	cfg     Config
+	seed    maphash.Seed
+	intSeed uint64
+	idSeed  [4]uint64
 	// ttl and dupWindow are the Config's durations in ns.
 	ttl, dupWindow int64
 
@@ -195,11 +198,13 @@ func New(cfg Config) (*Index, error) {
 		return nil, err
 	}
 	ring := max(uint64(1)<<bits.Len(uint(cfg.MaxSpans-1)), chunkSize)
+	seed := maphash.MakeSeed()
 	idx := &Index{
 		cfg:       cfg,
 		ttl:       cfg.TTL.Nanoseconds(),
 		dupWindow: cfg.DuplicateWindow.Nanoseconds(),
-		seed:      maphash.MakeSeed(),
+		seed:      seed,
+		intSeed:   maphash.String(seed, "int"),
 		ringMask:  ring - 1,
 		chunks:    make([]*[chunkSize]record, ring/chunkSize),
 		// A slot's sequence number may be up to MaxSpans (live) plus
@@ -208,8 +213,12 @@ func New(cfg Config) (*Index, error) {
 		table:   make([]uint32, minTable),
 	}
 	idx.tableMask = minTable - 1
+	for i := range idx.idSeed {
+		// Odd, so that a multiplication by it loses no bits.
+		idx.idSeed[i] = maphash.String(seed, strconv.Itoa(i)) | 1
+	}
 	idx.extras = make([][]Extra, len(idx.chunks))
-	idx.groups.init(idx.seed)
+	idx.groups.init()
 	return idx, nil
 }
 
@@ -278,6 +287,12 @@ func (idx *Index) advance(now int64) {
 // Hash returns the hash InsertHashed needs.
 func (w *Writer) Hash(s *Span) uint64 { return w.idx.keyHash(&s.TraceID, &s.SpanID) }
 
+// NameHash is the Span.NameHash of a span name.
+func (w *Writer) NameHash(name string) uint16 {
+	h := maphash.String(w.idx.seed, name)
+	return uint16(h ^ h>>16 ^ h>>32 ^ h>>48)
+}
+
 // Prefetch loads the table slots of a batch of hashes. At a million spans
 // every slot is a cache miss; touched together in a tight loop the misses
 // overlap instead of each insert waiting for its own.
@@ -301,9 +316,28 @@ func (w *Writer) Insert(s *Span, key *Key) (Outcome, Ref) {
 
 // InsertHashed is Insert with the hash Prefetch returned.
 func (w *Writer) InsertHashed(s *Span, h uint64, key *Key) (Outcome, Ref) {
+	return w.insert(s, h, key, NoGroup)
+}
+
+// Pin returns the group of key, creating it when new, and holds it for one
+// InsertPinned: spans can be keyed a batch ahead of their inserts, and the
+// evictions those inserts make cannot free a group on the way.
+func (w *Writer) Pin(key *Key) GroupID { return w.idx.groups.intern(key) }
+
+// InsertPinned is InsertHashed with the group Pin returned (NoGroup for a
+// span that joins nothing). The pin is the indexed span's reference on the
+// group, or is dropped when the span is not indexed.
+func (w *Writer) InsertPinned(s *Span, h uint64, g GroupID) (Outcome, Ref) {
+	return w.insert(s, h, nil, g)
+}
+
+func (w *Writer) insert(s *Span, h uint64, key *Key, g GroupID) (Outcome, Ref) {
 	idx := w.idx
 	slot, seq, found := idx.find(h, &s.TraceID, &s.SpanID)
 	if found && idx.arrival(seq) >= w.now-idx.dupWindow {
+		if g != NoGroup {
+			idx.groups.release(g)
+		}
 		pos := idx.posOfSeq(seq)
 		r := idx.rec(pos)
 		ref := idx.ref(pos, r)
@@ -320,24 +354,32 @@ func (w *Writer) InsertHashed(s *Span, h uint64, key *Key) (Outcome, Ref) {
 	if !found && idx.maybeRebuild() {
 		slot, _, _ = idx.find(h, &s.TraceID, &s.SpanID)
 	}
-	seq = idx.seq
+	if key != nil {
+		g = idx.groups.intern(key)
+	}
+	pos := idx.append(s, g)
+	idx.put(slot, h, idx.seq-1)
+	return Indexed, idx.ref(pos, idx.rec(pos))
+}
+
+// append writes s as the newest record, on group g's list.
+func (idx *Index) append(s *Span, g GroupID) uint32 {
+	seq := idx.seq
 	pos := idx.posOfSeq(seq)
 	ci := pos >> chunkShift
 	if idx.chunks[ci] == nil {
 		idx.chunks[ci] = idx.newChunk()
 	}
 	r := &idx.chunks[ci][pos&chunkMask]
-	*r = record{traceID: s.TraceID, spanID: s.SpanID, nameHash: s.NameHash, kind: s.Kind}
+	*r = record{traceID: s.TraceID, spanID: s.SpanID, nameHash: s.NameHash, kind: s.Kind, group: g}
 	binary.LittleEndian.PutUint64(r.end[:], s.End)
 	binary.LittleEndian.PutUint64(r.dur[:], uint64(rawDuration(s)))
-	if key != nil {
-		r.group = idx.groups.intern(key)
-		r.next = idx.groups.push(r.group, Fine(r.duration()), pos+1, Recent{Seq: seq, End: s.End, Duration: r.duration()})
+	if g != NoGroup {
+		r.next = idx.groups.push(g, Fine(r.duration()), pos+1, Recent{Seq: seq, End: s.End, Duration: r.duration()})
 	}
 	idx.count++
 	idx.seq++
-	idx.put(slot, h, seq)
-	return Indexed, idx.ref(pos, r)
+	return pos
 }
 
 // SetExtra stores the optional per-span values of a span just indexed.

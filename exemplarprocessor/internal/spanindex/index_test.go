@@ -235,6 +235,27 @@ func TestStaleHeadAfterReuse(t *testing.T) {
 // time steps and checks every answer against a plain FIFO + map model.
 func TestModel(t *testing.T) {
 	for _, capacity := range []int{1, 7, 100, 5000} {
+		testModel(t, capacity, func(rng *rand.Rand) *Span {
+			return span(rng.Uint64N(1<<40), 10, uint64(10+rng.IntN(1000)))
+		})
+	}
+}
+
+// TestModelSharedTraces is TestModel with spans of few traces: a trace's
+// spans probe from one home, and the big ones overflow its window.
+func TestModelSharedTraces(t *testing.T) {
+	for _, traces := range []uint64{1, 3, 50} {
+		testModel(t, 5000, func(rng *rand.Rand) *Span {
+			s := span(rng.Uint64N(1<<40), 10, uint64(10+rng.IntN(1000)))
+			binary.BigEndian.PutUint64(s.TraceID[8:], rng.Uint64N(traces))
+			return s
+		})
+	}
+}
+
+func testModel(t *testing.T, capacity int, newSpan func(*rand.Rand) *Span) {
+	t.Helper()
+	{
 		rng := rand.New(rand.NewPCG(1, uint64(capacity)))
 		idx := newIndex(t, capacity, 20*sec, 10*sec)
 		type entry struct {
@@ -272,7 +293,7 @@ func TestModel(t *testing.T) {
 					s.End++
 				}
 			} else {
-				s = span(rng.Uint64N(1<<40), 10, uint64(10+rng.IntN(1000)))
+				s = newSpan(rng)
 			}
 			for len(ring) > 0 && ring[0].arrived < now-20*sec {
 				evictFront()

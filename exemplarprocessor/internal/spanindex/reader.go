@@ -67,33 +67,16 @@ func (r Reader) Generation(k *Key) uint64 {
 
 // GenerationOf is Generation for a key's RKHash.
 func (r Reader) GenerationOf(rkHash uint64) uint64 {
-	if b := r.idx.groups.byRK[rkHash]; b != nil {
-		return b.gen
-	}
-	return 0
+	return r.idx.groups.generation(rkHash)
 }
 
 // Groups appends to dst the live groups that k selects: the one equal to k,
 // or, when k holds wildcards, every group that agrees on its other values.
 func (r Reader) Groups(k *Key, dst []GroupID) []GroupID {
-	gt := &r.idx.groups
 	if !k.kindSet {
 		return dst
 	}
-	if !k.wild {
-		if id := gt.lookup(k, k.hash()); id != NoGroup {
-			dst = append(dst, id)
-		}
-		return dst
-	}
-	if b := gt.byRK[k.rkHash]; b != nil {
-		for _, id := range b.ids {
-			if gt.matches(&gt.groups[id], k) {
-				dst = append(dst, id)
-			}
-		}
-	}
-	return dst
+	return r.idx.groups.selectGroups(k, dst)
 }
 
 // Size bounds the number of group id's spans still indexed (spans past
@@ -104,10 +87,7 @@ func (r Reader) Size(id GroupID) uint64 {
 
 // Fines appends the duration classes that group id has spans in.
 func (r Reader) Fines(id GroupID, dst []uint8) []uint8 {
-	for _, h := range r.idx.groups.groups[id].heads {
-		dst = append(dst, h.fine)
-	}
-	return dst
+	return append(dst, r.idx.groups.groups[id].order...)
 }
 
 // Extra returns the optional values kept for ref, or nil.

@@ -4,7 +4,7 @@
 package spanindex // import "github.com/otelcol-exemplar/otelcol-exemplar/exemplarprocessor/internal/spanindex"
 
 import (
-	"hash/maphash"
+	"encoding/binary"
 	"math/bits"
 )
 
@@ -21,11 +21,14 @@ import (
 
 const minTable = 1024
 
+// keyHash hashes a span's IDs: three words mixed with secret seeds (as
+// wyhash does), a fraction of hashing 24 bytes through maphash.
 func (idx *Index) keyHash(tid *[16]byte, sid *[8]byte) uint64 {
-	var k [24]byte
-	copy(k[:16], tid[:])
-	copy(k[16:], sid[:])
-	return maphash.Bytes(idx.seed, k[:])
+	s := &idx.idSeed
+	a := binary.LittleEndian.Uint64(tid[:8]) ^ s[0]
+	b := binary.LittleEndian.Uint64(tid[8:]) ^ s[1]
+	c := binary.LittleEndian.Uint64(sid[:]) ^ s[2]
+	return mix(mix(a, b)^c, s[3])
 }
 
 func (idx *Index) tagOf(h uint64) uint32 {
@@ -88,9 +91,14 @@ func (idx *Index) put(i uint64, h uint64, seq uint64) {
 }
 
 // maybeRebuild rebuilds the table before an insert that takes a new slot
-// when dead slots crowd it or sequence numbers could alias.
+// when the live spans need a larger table (75 % of the slots used), dead
+// slots crowd it (80 %: a rebuild re-places every live span at random,
+// which at a million spans costs more than the longer probes until then)
+// or sequence numbers could alias.
 func (idx *Index) maybeRebuild() bool {
-	if idx.tableUsed*4 < len(idx.table)*3 && idx.sinceRebuild < 2*uint64(idx.cfg.MaxSpans) {
+	used, size := idx.tableUsed, len(idx.table)
+	grow := used*4 >= size*3 && int(idx.count)*2 > size
+	if !grow && used*5 < size*4 && idx.sinceRebuild < 2*uint64(idx.cfg.MaxSpans) {
 		return false
 	}
 	idx.rebuild()
