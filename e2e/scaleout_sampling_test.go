@@ -198,9 +198,15 @@ func ssTest(t *testing.T, spec ssSpec) {
 			len(kept["scaled"]), len(kept["single"]))
 	}
 	sc, si := results["scaled"], results["single"]
-	t.Logf("own-interval coverage of kept grown buckets: scaled %.1f%%, single %.1f%%", 100*sc.own(), 100*si.own())
-	if sc.own() < si.own()-0.02 {
-		t.Errorf("scaled out, exemplars cover %.1f%% of the buckets that grew with a kept request, one collector %.1f%%", 100*sc.own(), 100*si.own())
+	t.Logf("kept grown buckets showing a kept request of their interval or a fresher one: scaled %.1f%%, single %.1f%%; "+
+		"of their own interval: scaled %.1f%%, single %.1f%%", 100*sc.current(), 100*si.current(), 100*sc.own(), 100*si.own())
+	// Two samplers decide on their own ticks, so a later request's span can
+	// reach tier 3 before an earlier one's and supersede it; that moves
+	// own() by a few points between layouts without any bucket going
+	// without a current exemplar. A missed bucket is what scale-out must not add.
+	if sc.current() < si.current()-0.02 {
+		t.Errorf("scaled out, exemplars cover %.1f%% of the buckets that grew with a kept request, one collector %.1f%%",
+			100*sc.current(), 100*si.current())
 	}
 	if !spec.cumulative && si.own() < tsMinOwnCoverage {
 		t.Errorf("one collector with the delta hold covered %.1f%% of the buckets that grew with a kept request; want at least %.0f%%",

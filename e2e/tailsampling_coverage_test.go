@@ -64,6 +64,14 @@ type tsCoverage struct {
 
 func (c *tsCoverage) own() float64 { return soRatio(c.immediate+c.recovered, c.kept) }
 
+// current is the share of kept growths whose bucket shows a kept request of
+// that interval or a fresher one: everything but missed. Which of two kept
+// requests' spans reaches the processor first depends on when each sampler
+// decided, so own() alone varies with the layout while current() does not.
+func (c *tsCoverage) current() float64 {
+	return soRatio(c.immediate+c.recovered+c.superseded, c.kept)
+}
+
 func (c *tsCoverage) String() string {
 	return fmt.Sprintf("grown buckets %d: kept %d (immediate %d, recovered later %d, superseded %d, missed %d), dropped-only %d; "+
 		"own-interval coverage %.1f%% (an exemplar on the grown point itself, any interval: %.1f%%); exemplars %d (naming no kept trace %d, "+
