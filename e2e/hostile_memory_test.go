@@ -35,21 +35,28 @@ import (
 //     cycles from those lines and reports their median beside it, with RSS
 //     from /proc.
 const (
-	hoMemIdle       = 3 * time.Second // streams.idle_timeout of the test
-	hoMemWindow     = 5 * time.Second // how long each phase is measured
-	hoMemStreams    = 4000            // distinct streams in the burst
-	hoMemBuckets    = 320             // buckets of each of them (under the 321 cap)
-	hoMemLarge      = 4               // streams with a million buckets
-	hoMemTolerance  = 0.10            // live heap after / before
-	hoMemSpanCap    = 50_000          // index.max_spans: full before the baseline
-	hoMemPerRequest = 500             // burst points per request
+	hoMemIdle      = 3 * time.Second // streams.idle_timeout of the test
+	hoMemWindow    = 5 * time.Second // how long each phase is measured
+	hoMemStreams   = 4000            // distinct streams in the burst
+	hoMemBuckets   = 320             // buckets of each of them (under the 321 cap)
+	hoMemLarge     = 4               // streams with a million buckets
+	hoMemTolerance = 0.10            // live heap after / before
+	// hoMemSlack is what the collector around the processor may keep of the
+	// burst: the receiver's request buffers and pdata's pools, sized by the
+	// largest requests seen (0.0-1.0 MiB measured). The processor's own
+	// share is bounded tightly in-process by TestBurstOfStreamsReleased
+	// (0.04 MiB measured); the burst's streams alone are 25-35 MiB.
+	hoMemSlack      = 1 << 20
+	hoMemSpanCap    = 50_000 // index.max_spans: full before the baseline
+	hoMemPerRequest = 500    // burst points per request
 )
 
 // TestHostileMemoryReleased sends a burst of many distinct cumulative
 // exponential streams (320 buckets each, two points per stream) and a few
 // million-bucket ones through a collector whose span index is already at
 // its cap, then lets the streams go idle. Once they are dropped, the live
-// heap is back within 10 % of where it was before the burst.
+// heap is back within 10 % (+ 1 MiB for the receivers) of where it was
+// before the burst.
 func TestHostileMemoryReleased(t *testing.T) {
 	exemplar := fmt.Sprintf("    index:\n      max_spans: %d\n    streams:\n      idle_timeout: %s\n", hoMemSpanCap, hoMemIdle)
 	c := startHOCollector(t, hoCollectorSpec{exemplar: exemplar, env: []string{"GOGC=10", "GODEBUG=gctrace=1"}})
@@ -126,9 +133,9 @@ func TestHostileMemoryReleased(t *testing.T) {
 	if before.cycles == 0 || after.cycles == 0 {
 		t.Fatalf("no GC cycle in a measuring window (before %d, after %d): the live heap cannot be read", before.cycles, after.cycles)
 	}
-	if after.heapAlloc > before.heapAlloc*(1+hoMemTolerance) {
-		t.Errorf("live heap (lowest heap_alloc after a GC) %s MiB once the burst's streams were dropped, %s MiB before the burst: %.0f %% more (bound %.0f %%)",
-			hoMiB(after.heapAlloc), hoMiB(before.heapAlloc), 100*(after.heapAlloc/before.heapAlloc-1), 100*hoMemTolerance)
+	if after.heapAlloc > before.heapAlloc*(1+hoMemTolerance)+hoMemSlack {
+		t.Errorf("live heap (lowest heap_alloc after a GC) %s MiB once the burst's streams were dropped, %s MiB before the burst: %.0f %% more (bound %.0f %% + %s MiB)",
+			hoMiB(after.heapAlloc), hoMiB(before.heapAlloc), 100*(after.heapAlloc/before.heapAlloc-1), 100*hoMemTolerance, hoMiB(hoMemSlack))
 	}
 }
 
