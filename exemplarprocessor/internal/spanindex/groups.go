@@ -185,14 +185,7 @@ func (gt *groupTable) resolveRK(k *Key) rkID {
 }
 
 func (gt *groupTable) createRK(k *Key) rkID {
-	var id rkID
-	if n := len(gt.rkFree); n > 0 {
-		id = gt.rkFree[n-1]
-		gt.rkFree = gt.rkFree[:n-1]
-	} else {
-		gt.rks = append(gt.rks, rkEntry{})
-		id = rkID(len(gt.rks) - 1)
-	}
+	id := takeSlot(&gt.rks, &gt.rkFree)
 	e := &gt.rks[id]
 	res := make([]storedVal, k.nres)
 	for i := range k.nres {
@@ -250,14 +243,7 @@ func (gt *groupTable) intern(k *Key) GroupID {
 }
 
 func (gt *groupTable) create(k *Key, rk rkID, h uint64) GroupID {
-	var id GroupID
-	if n := len(gt.free); n > 0 {
-		id = gt.free[n-1]
-		gt.free = gt.free[:n-1]
-	} else {
-		gt.groups = append(gt.groups, group{})
-		id = GroupID(len(gt.groups) - 1)
-	}
+	id := takeSlot(&gt.groups, &gt.free)
 	vals := make([]storedVal, k.nvals)
 	for i := range k.nvals {
 		vals[i] = k.store(&k.vals[i])
@@ -456,4 +442,17 @@ func Fine(ns int64) uint8 {
 		half = 1
 	}
 	return uint8(1 + 2*e + half)
+}
+
+// takeSlot returns the ID of a free entry of items: the most recently
+// freed one, else a new zero entry appended.
+func takeSlot[T any, ID ~uint32](items *[]T, free *[]ID) ID {
+	if n := len(*free); n > 0 {
+		id := (*free)[n-1]
+		*free = (*free)[:n-1]
+		return id
+	}
+	var zero T
+	*items = append(*items, zero)
+	return ID(len(*items) - 1)
 }

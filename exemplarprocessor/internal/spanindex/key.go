@@ -261,26 +261,21 @@ func cloneString(s string) string {
 }
 
 // resEqual reports whether the key's resource values equal stored ones.
-func (k *Key) resEqual(stored []storedVal) bool {
-	if len(stored) != k.nres {
-		return false
-	}
-	for i := range k.nres {
-		if !k.equal(&k.res[i], &stored[i]) {
-			return false
-		}
-	}
-	return true
-}
+func (k *Key) resEqual(stored []storedVal) bool { return k.allEqual(k.res[:k.nres], stored) }
 
 // dimsEqual reports whether a group with present dimensions mask and
 // values vals is the key's group: same dimensions present, equal values.
 func (k *Key) dimsEqual(mask uint32, vals []storedVal) bool {
-	if mask != k.present || len(vals) != k.nvals {
+	return mask == k.present && k.allEqual(k.vals[:k.nvals], vals)
+}
+
+// allEqual reports whether the key's values vals equal stored ones.
+func (k *Key) allEqual(vals []keyVal, stored []storedVal) bool {
+	if len(stored) != len(vals) {
 		return false
 	}
-	for i := range k.nvals {
-		if !k.equal(&k.vals[i], &vals[i]) {
+	for i := range vals {
+		if !k.equal(&vals[i], &stored[i]) {
 			return false
 		}
 	}
