@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,12 +64,18 @@ func TestSoak(t *testing.T) {
 
 	began := time.Now()
 	hostileDone := make(chan struct{})
+	var quiet []soakQuiet
+	quietWindow := min(soakQuietWindow, dur/soakHostileRuns/3)
 	go func() {
 		defer close(hostileDone)
 		rng := rand.New(rand.NewPCG(53, 54))
 		for i := 0; time.Since(began) < dur; i++ {
 			gen.hostileCycle(c, rng, i)
-			time.Sleep(time.Until(began.Add(time.Duration(i+1) * dur / soakHostileRuns)))
+			next := began.Add(time.Duration(i+1) * dur / soakHostileRuns)
+			time.Sleep(time.Until(next.Add(-quietWindow)))
+			from := len(hoGCLives(c.proc.Output()))
+			time.Sleep(time.Until(next))
+			quiet = append(quiet, takeSoakQuiet(c, time.Since(began), from))
 		}
 	}()
 	nextPoints := began
@@ -96,7 +103,89 @@ func TestSoak(t *testing.T) {
 	}
 	rows := sampler.stop()
 	fmt.Println(soakTable(rows, gen))
+	fmt.Println(soakQuietTable(quiet, quietWindow))
 	soakCheck(t, c, sink, gen, rows)
+	soakCheckFlat(t, quiet)
+}
+
+// soakQuietWindow is how long before each hostile cycle memory is read (a
+// third of the time between cycles on short runs):
+// the previous cycle's million-bucket points (8 MiB each decoded) are long
+// through by then, so what is left is the steady load's memory.
+const soakQuietWindow = 10 * time.Second
+
+// soakQuiet is memory read in the quiet moment before a hostile cycle.
+type soakQuiet struct {
+	at   time.Duration
+	rss  float64
+	live float64 // lowest live heap of the GC cycles in the window, bytes; -1 for none
+	gcs  int
+}
+
+func takeSoakQuiet(c *hoCollector, at time.Duration, fromGC int) soakQuiet {
+	q := soakQuiet{at: at, rss: hoRSS(c.proc.Pid()), live: -1}
+	lives := hoGCLives(c.proc.Output())
+	for _, l := range lives[min(fromGC, len(lives)):] {
+		q.gcs++
+		if q.live < 0 || l < q.live {
+			q.live = l
+		}
+	}
+	return q
+}
+
+func soakQuietTable(quiet []soakQuiet, window time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "memory in the %s before each hostile cycle:\n%8s %8s %9s %5s\n", window, "time", "RSS MiB", "live MiB", "GCs")
+	for _, q := range quiet {
+		fmt.Fprintf(&b, "%8s %8s %9s %5d\n", q.at.Round(time.Second), hoMiB(q.rss), hoMiBOr(q.live), q.gcs)
+	}
+	return b.String()
+}
+
+// soakCheckFlat fails the soak when memory is not flat under the steady
+// load. After the first quarter (caps reached, pools warm), every RSS read
+// in a quiet moment lies within 10 % of those readings' median; and the
+// live heap does not trend up: the median of the last third of the quiet
+// readings is at most 10 % (+1 MiB, gctrace's resolution) above that of
+// the first third. Single live readings move by 1-2 MiB with the steady
+// load's requests in flight, so they are compared by thirds.
+func soakCheckFlat(t *testing.T, quiet []soakQuiet) {
+	t.Helper()
+	warm := quiet[min(len(quiet)/4, len(quiet)-1):]
+	if len(warm) < 3 {
+		t.Errorf("only %d quiet readings after warm-up: the soak is too short to judge memory", len(warm))
+		return
+	}
+	rss := make([]float64, len(warm))
+	live := make([]float64, len(warm))
+	for i, q := range warm {
+		rss[i], live[i] = q.rss, q.live
+	}
+	medRSS := soakMedian(rss)
+	for _, q := range warm {
+		if q.rss > medRSS*1.10 || q.rss < medRSS*0.90 {
+			t.Errorf("at %s RSS was %s MiB in a quiet moment, the median of the quiet moments %s MiB: not within 10 %%",
+				q.at.Round(time.Second), hoMiB(q.rss), hoMiB(medRSS))
+		}
+	}
+	third := len(warm) / 3
+	first, last := soakMedian(live[:third]), soakMedian(live[len(live)-third:])
+	if first >= 0 && last > first*1.10+1<<20 {
+		t.Errorf("the live heap in quiet moments grew from a median of %s MiB (first third after warm-up) to %s MiB (last third)",
+			hoMiB(first), hoMiB(last))
+	}
+}
+
+// soakMedian returns the median of the non-negative values of v (-1 marks
+// no reading), -1 for none.
+func soakMedian(v []float64) float64 {
+	v = slices.DeleteFunc(slices.Clone(v), func(x float64) bool { return x < 0 })
+	if len(v) == 0 {
+		return -1
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // soakCounts are items: spans and histogram points.
