@@ -119,41 +119,29 @@ func pdReadTraces(t *testing.T, path string) *pdTraces {
 	out := &pdTraces{byID: map[string]pdSpan{}, flagged: map[string]int{}}
 	unflagged := map[string]bool{}
 	var flaggedIDs []string
-	var u ptrace.JSONUnmarshaler
-	pdEachLine(t, path, func(line []byte) {
-		td, err := u.UnmarshalTraces(line)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		for _, rs := range td.ResourceSpans().All() {
-			svc, _ := rs.Resource().Attributes().Get("service.name")
-			for _, ss := range rs.ScopeSpans().All() {
-				for _, sp := range ss.Spans().All() {
-					out.total++
-					id := sp.TraceID().String() + "/" + sp.SpanID().String()
-					if _, seen := out.byID[id]; seen {
-						out.sameIDs++
-					} else {
-						var status string
-						if v, ok := sp.Attributes().Get("http.response.status_code"); ok {
-							status = v.AsString()
-						}
-						out.byID[id] = pdSpan{
-							service: svc.AsString(), name: sp.Name(), kind: sp.Kind().String(), status: status,
-							start: uint64(sp.StartTimestamp()), end: uint64(sp.EndTimestamp()),
-						}
-					}
-					if v, ok := sp.Attributes().Get("exemplar.duplicate_span"); ok {
-						out.flagged[v.AsString()]++
-						flaggedIDs = append(flaggedIDs, id)
-						if svc.AsString() != "payment" {
-							out.flaggedOther++
-						}
-					} else {
-						unflagged[id] = true
-					}
-				}
+	pdEachSpan(t, path, func(service string, sp ptrace.Span) {
+		out.total++
+		id := sp.TraceID().String() + "/" + sp.SpanID().String()
+		if _, seen := out.byID[id]; seen {
+			out.sameIDs++
+		} else {
+			var status string
+			if v, ok := sp.Attributes().Get("http.response.status_code"); ok {
+				status = v.AsString()
 			}
+			out.byID[id] = pdSpan{
+				service: service, name: sp.Name(), kind: sp.Kind().String(), status: status,
+				start: uint64(sp.StartTimestamp()), end: uint64(sp.EndTimestamp()),
+			}
+		}
+		if v, ok := sp.Attributes().Get("exemplar.duplicate_span"); ok {
+			out.flagged[v.AsString()]++
+			flaggedIDs = append(flaggedIDs, id)
+			if service != "payment" {
+				out.flaggedOther++
+			}
+		} else {
+			unflagged[id] = true
 		}
 	})
 	for _, id := range flaggedIDs {
@@ -196,6 +184,27 @@ func pdReadMetrics(t *testing.T, path string) pdMetrics {
 		}
 	})
 	return out
+}
+
+// pdEachSpan calls fn with every span of a file exporter's JSON traces
+// output and its resource's service.name.
+func pdEachSpan(t *testing.T, path string, fn func(service string, sp ptrace.Span)) {
+	t.Helper()
+	var u ptrace.JSONUnmarshaler
+	pdEachLine(t, path, func(line []byte) {
+		td, err := u.UnmarshalTraces(line)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, rs := range td.ResourceSpans().All() {
+			svc, _ := rs.Resource().Attributes().Get("service.name")
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, sp := range ss.Spans().All() {
+					fn(svc.AsString(), sp)
+				}
+			}
+		}
+	})
 }
 
 // pdEachLine calls fn with every line of a file exporter's JSON output.

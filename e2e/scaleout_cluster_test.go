@@ -239,13 +239,7 @@ func readSOOutput(t *testing.T, nodes []*soTier2) *soOutput {
 	out := &soOutput{}
 	for _, n := range nodes {
 		for inc := 1; inc <= n.incarnation; inc++ {
-			for _, line := range soLines(t, filepath.Join(n.dir, fmt.Sprintf("traces-%d.json", inc))) {
-				td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(line)
-				if err != nil {
-					t.Fatalf("%s traces output: %v", n.name, err)
-				}
-				out.addTraces(n.name, inc, td)
-			}
+			out.readTraces(t, n, inc)
 			for _, line := range soLines(t, filepath.Join(n.dir, fmt.Sprintf("metrics-%d.json", inc))) {
 				md, err := (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics(line)
 				if err != nil {
@@ -256,6 +250,19 @@ func readSOOutput(t *testing.T, nodes []*soTier2) *soOutput {
 		}
 	}
 	return out
+}
+
+// readTraces adds the spans of every complete line of n's traces output
+// of incarnation inc.
+func (o *soOutput) readTraces(t *testing.T, n *soTier2, inc int) {
+	t.Helper()
+	for _, line := range soLines(t, filepath.Join(n.dir, fmt.Sprintf("traces-%d.json", inc))) {
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(line)
+		if err != nil {
+			t.Fatalf("%s traces output: %v", n.name, err)
+		}
+		o.addTraces(n.name, inc, td)
+	}
 }
 
 // soLines returns the complete (newline-terminated) lines of a file that may

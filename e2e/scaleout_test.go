@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // soSpec describes one run of the workload.
@@ -198,13 +196,7 @@ func soHealthyDuringOutage(t *testing.T, run *soRun, spec soSpec) (written, sent
 func soWroteRoundAfter(t *testing.T, w *soWorkload, n *soTier2, round int) bool {
 	t.Helper()
 	out := &soOutput{}
-	for _, line := range soLines(t, filepath.Join(n.dir, fmt.Sprintf("traces-%d.json", n.incarnation))) {
-		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(line)
-		if err != nil {
-			t.Fatalf("%s traces output: %v", n.name, err)
-		}
-		out.addTraces(n.name, n.incarnation, td)
-	}
+	out.readTraces(t, n, n.incarnation)
 	for _, s := range out.spans {
 		if sp := w.spans[s.spanID]; sp != nil && sp.round > round {
 			return true

@@ -64,21 +64,7 @@ type tsTraces struct {
 func tsReadTraces(t *testing.T, path string) *tsTraces {
 	t.Helper()
 	out := &tsTraces{spans: map[string]*tsSpan{}, traces: map[string][]string{}}
-	var u ptrace.JSONUnmarshaler
-	pdEachLine(t, path, func(line []byte) {
-		td, err := u.UnmarshalTraces(line)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		for _, rs := range td.ResourceSpans().All() {
-			svc, _ := rs.Resource().Attributes().Get("service.name")
-			for _, ss := range rs.ScopeSpans().All() {
-				for _, sp := range ss.Spans().All() {
-					out.add(svc.AsString(), sp)
-				}
-			}
-		}
-	})
+	pdEachSpan(t, path, out.add)
 	return out
 }
 
